@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+//
+// Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
+// libraries through system library targets (FFmpeg, oneDNN). Dependencies point one way, top to bottom:
+//
+//   CFFmpeg ─────────────► MediaIngest ─┐
+//   CDNNL, CKernels ─────► Kernels ─────┤
+//   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//
+import PackageDescription
+
+/// Our own C kernels are built optimised even in debug builds, so tests that run real-size matrices stay fast.
+let optimisedC: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]
+
+let package = Package(
+    name: "Vigil",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"])
+    ],
+    targets: [
+        // MARK: - C system libraries and kernels
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
+        ),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(
+            name: "CKernels",
+            cSettings: optimisedC,
+            linkerSettings: [.linkedLibrary("gomp"), .linkedLibrary("m")]
+        ),
+
+        // MARK: - Libraries
+        .target(name: "VigilCore"),
+        .target(name: "MediaIngest", dependencies: ["CFFmpeg", "VigilCore"]),
+        .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
+        .target(name: "Tokenization", dependencies: ["VigilCore"]),
+        .target(name: "ModelHub", dependencies: ["VigilCore"]),
+        .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
+        .target(name: "VigilCLI", dependencies: ["MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
+        .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
+
+        // MARK: - Tests
+        .target(name: "TestSupport", dependencies: ["Kernels", "VigilCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
+        .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
+        .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport"]),
+        .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport"]),
+    ]
+)
