@@ -1,8 +1,85 @@
-// Vigil's own CPU kernels (C, optimised even in debug builds). Swift code in the Kernels target wraps them; nothing
-// else calls them directly. Shape legend: T tokens, D hidden, H heads, Hkv KV heads, Hd head dim.
+// Vigil's own CPU kernels, in C so they are optimised even in debug builds (see Package.swift) and vectorised for
+// the running CPU (function multi-versioning: AVX-512, AVX2, baseline). The Swift `Kernels` target wraps them; no
+// other target calls them. All arrays are row-major f32 unless stated.
+//
+// Shape legend: T tokens, D hidden, H query heads, Hkv key/value heads, Hd head dim, P patches, C channels.
 #ifndef VIGIL_CKERNELS_H
 #define VIGIL_CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Threads (libgomp, the OpenMP runtime oneDNN already uses: one runtime, one pool)
+
+/// Sets the number of threads of later parallel regions (ours and oneDNN's).
+void vk_set_threads(int count);
+/// The number of threads parallel regions use.
+int vk_threads(void);
+/// Calls body(context, begin, end) on disjoint chunks of [0, count) from the OpenMP thread team.
+void vk_parallel_for(long count, void (*body)(void *context, long begin, long end), void *context);
+
+// MARK: - Row-wise normalisation
+
+/// y[r] = (x[r] − mean) / sqrt(var + eps) · w + b for each of `rows` rows of `dim` (LayerNorm, biased variance).
+void vk_layer_norm(const float *x, const float *w, const float *b, float *y, long rows, long dim, float eps);
+/// y[r] = x[r] · rsqrt(mean(x[r]²) + eps) · w for each row (Llama RMSNorm, statistics in fp32).
+void vk_rms_norm(const float *x, const float *w, float *y, long rows, long dim, float eps);
+/// Softmax over each row of a [rows, cols] array, in place (max-subtracted for stability).
+void vk_softmax_rows(float *x, long rows, long cols);
+
+// MARK: - Elementwise
+
+/// x = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place (PyTorch gelu, approximate="tanh").
+void vk_gelu_tanh(float *x, long n);
+/// out[r, i] = silu(gate[r, i]) · up[r, i] for `rows` rows of `cols`; rows of gate/up/out are `*_stride` apart.
+void vk_silu_mul(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows, long cols);
+/// out = a + b.
+void vk_add(const float *a, const float *b, float *out, long n);
+
+// MARK: - Rotary position embedding
+
+/// Fills cos/sin tables [positions, half] the way Hugging Face Llama computes them in fp32:
+/// inv_freq[i] = 1 / theta^(2i/head_dim); angle = pos · inv_freq[i].
+void vk_rope_tables(float *cos_table, float *sin_table, long positions, long head_dim, double theta);
+/// Rotates x: [T, H, Hd] (rows of tokens `row_stride` floats apart) in place by each token's position, split-half
+/// layout: (x1, x2) → (x1·cos − x2·sin, x2·cos + x1·sin). Tables are [max_position, Hd/2].
+void vk_rope(float *x, long tokens, long heads, long head_dim, long row_stride, const int32_t *positions,
+             const float *cos_table, const float *sin_table);
+
+// MARK: - Attention
+
+/// Scaled dot-product attention with grouped KV heads (query head h reads KV head h / (H / Hkv)).
+/// q:   [Tq, H·Hd]    rows `q_stride` floats apart
+/// k,v: element (head j, key t, d) at k[j·kv_head_stride + t·kv_row_stride + d]
+/// out: [Tq, H·Hd]    rows `out_stride` floats apart
+/// causal_offset ≥ 0: query i sees keys 0 … i + causal_offset; < 0: every key (bidirectional).
+/// scratch: at least vk_threads() · Tk floats.
+void vk_attention(const float *q, long q_stride, const float *k, const float *v, long kv_head_stride,
+                  long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
+                  long head_dim, float scale, long causal_offset, float *scratch);
+
+// MARK: - Vision layout helpers
+
+/// Unfolds an image [C, H, W] into non-overlapping patches [P, C·p·p] (P = (H/p)·(W/p), row-major patches; each
+/// patch ordered c, kh, kw like a Conv2d weight [D, C, p, p]).
+void vk_patchify(const float *pixels, long channels, long height, long width, long patch, float *out);
+/// Pixel shuffle of a [G·G, D] grid by `scale` s: out [(G/s)², s²·D] where output token (h', w') holds patch
+/// (s·h' + dh, s·w' + dw) at channel offset (dh·s + dw)·D (Idefics3/SmolVLM connector).
+void vk_pixel_shuffle(const float *x, long grid, long dim, long scale, float *out);
+
+// MARK: - bf16
+
+/// Rounds f32 to bf16 (round to nearest even; NaN kept quiet).
+void vk_f32_to_bf16(const float *x, uint16_t *y, long n);
+/// Widens bf16 to f32.
+void vk_bf16_to_f32(const uint16_t *x, float *y, long n);
+/// Widens IEEE half to f32.
+void vk_f16_to_f32(const uint16_t *x, float *y, long n);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

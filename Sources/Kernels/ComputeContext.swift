@@ -1,0 +1,190 @@
+// Where matrix multiplications run: oneDNN's CPU engine, a stream, and a cache of matmul primitives keyed by
+// shape and layout (creating a primitive costs far more than running a small one). A context belongs to one thread
+// or actor at a time — it is the per-stream state; weights are shared, immutable values.
+//
+// Matmul convention (PyTorch Linear): y[M, N] = x[M, K] · W[N, K]ᵀ (+ b[N]) (+ y when accumulating).
+
+import CDNNL
+import CKernels
+import Synchronization
+
+/// Errors from oneDNN are programmer errors (an unsupported shape or layout), reported with the call that failed.
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    precondition(status == dnnl_success, "oneDNN \(what()) failed with status \(status.rawValue)")
+}
+
+/// The process-wide oneDNN CPU engine (thread-safe, created once).
+final class DNNLEngine: @unchecked Sendable {
+    static let shared = DNNLEngine()
+    let engine: dnnl_engine_t
+
+    private init() {
+        var e: dnnl_engine_t?
+        dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine creation")
+        engine = e!
+    }
+}
+
+/// Sets the thread count of every parallel kernel (ours and oneDNN's: both use the same OpenMP runtime).
+public func setComputeThreads(_ count: Int) {
+    vk_set_threads(Int32(max(1, count)))
+}
+
+/// The thread count kernels use.
+public var computeThreads: Int { Int(vk_threads()) }
+
+/// Per-stream compute state: a oneDNN stream, cached matmul primitives and scratch buffers.
+public final class ComputeContext {
+    let stream: dnnl_stream_t
+    private var plans: [MatmulKey: MatmulPlan] = [:]
+    private var scratch: Tensor = Tensor(zeros: [0])
+
+    /// Creates a context on the shared CPU engine.
+    public init() {
+        var s: dnnl_stream_t?
+        dnnlCheck(
+            dnnl_stream_create(&s, DNNLEngine.shared.engine, UInt32(dnnl_stream_default_flags.rawValue)),
+            "stream creation")
+        stream = s!
+    }
+
+    deinit {
+        for plan in plans.values { plan.destroy() }
+        dnnl_stream_destroy(stream)
+    }
+
+    /// A scratch f32 buffer of at least `count` elements, reused across calls (grown, never shrunk).
+    func scratchFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if scratch.count < count { scratch = Tensor(zeros: [count]) }
+        return scratch.floats
+    }
+
+    /// y[M, N] = x[M, K] · linear.weightᵀ + bias, or `+=` when `accumulate` (a residual add fused into the GEMM).
+    public func linear(_ x: Tensor, _ layer: Linear, into y: Tensor, accumulate: Bool = false) {
+        let k = layer.inFeatures
+        let n = layer.outFeatures
+        precondition(x.count % k == 0, "linear: input \(x.shape) is not a multiple of \(k) features")
+        let m = x.count / k
+        precondition(y.count == m * n, "linear: output \(y.shape) is not [\(m), \(n)]")
+        matmul(
+            m: m, k: k, n: n, a: x.raw, aType: x.dtype, weights: layer.weight, bias: layer.bias, c: y.raw,
+            accumulate: accumulate)
+    }
+
+    /// C[M, N] = A[M, K] · B[N, K]ᵀ (+ bias[N]) (+ C), with B given as a weight tensor [N, K].
+    func matmul(
+        m: Int, k: Int, n: Int, a: UnsafeMutableRawPointer, aType: DType, weights: Tensor, bias: Tensor?,
+        c: UnsafeMutableRawPointer, accumulate: Bool
+    ) {
+        let key = MatmulKey(
+            m: m, k: k, n: n, aType: aType, bType: weights.dtype, hasBias: bias != nil, accumulate: accumulate)
+        let plan: MatmulPlan
+        if let cached = plans[key] {
+            plan = cached
+        } else {
+            plan = MatmulPlan(key: key)
+            plans[key] = plan
+        }
+        plan.execute(a: a, b: weights.raw, bias: bias?.raw, c: c, stream: stream)
+    }
+}
+
+struct MatmulKey: Hashable {
+    var m, k, n: Int
+    var aType, bType: DType
+    var hasBias: Bool
+    var accumulate: Bool
+}
+
+extension DType {
+    var dnnl: dnnl_data_type_t {
+        switch self {
+        case .f32: return dnnl_f32
+        case .bf16: return dnnl_bf16
+        case .f16: return dnnl_f16
+        case .i8: return dnnl_s8
+        }
+    }
+}
+
+/// One matmul primitive plus the memory objects it runs on (their data handles are set per call).
+final class MatmulPlan {
+    let primitive: dnnl_primitive_t
+    let src: dnnl_memory_t
+    let weights: dnnl_memory_t
+    let bias: dnnl_memory_t?
+    let dst: dnnl_memory_t
+
+    init(key: MatmulKey) {
+        let engine = DNNLEngine.shared.engine
+        var srcMD = dnnl_memory_desc_t()
+        var weightsMD = dnnl_memory_desc_t()
+        var biasMD = dnnl_memory_desc_t()
+        var dstMD = dnnl_memory_desc_t()
+        let (m, k, n) = (Int64(key.m), Int64(key.k), Int64(key.n))
+        dnnlCheck(dnnl_memory_desc_init_by_strides(&srcMD, 2, [m, k], key.aType.dnnl, [k, 1]), "src desc")
+        // Weights are stored [N, K] row-major (PyTorch Linear); as the K×N operand that is strides (1, K).
+        dnnlCheck(dnnl_memory_desc_init_by_strides(&weightsMD, 2, [k, n], key.bType.dnnl, [1, k]), "weights desc")
+        dnnlCheck(dnnl_memory_desc_init_by_strides(&dstMD, 2, [m, n], dnnl_f32, [n, 1]), "dst desc")
+        if key.hasBias {
+            dnnlCheck(dnnl_memory_desc_init_by_strides(&biasMD, 2, [1, n], dnnl_f32, [n, 1]), "bias desc")
+        }
+        var desc = dnnl_matmul_desc_t()
+        dnnlCheck(
+            key.hasBias
+                ? dnnl_matmul_desc_init(&desc, &srcMD, &weightsMD, &biasMD, &dstMD)
+                : dnnl_matmul_desc_init(&desc, &srcMD, &weightsMD, nil, &dstMD), "matmul desc")
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "attr")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        if key.accumulate {
+            var ops: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&ops), "post ops")
+            dnnlCheck(dnnl_post_ops_append_sum(ops, 1.0), "sum post op")
+            dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "set post ops")
+            dnnl_post_ops_destroy(ops)
+        }
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "matmul primitive desc \(key)")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var p: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&p, pd), "matmul primitive")
+        primitive = p!
+        func memory(_ md: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+            var mem: dnnl_memory_t?
+            dnnlCheck(dnnl_memory_create(&mem, &md, engine, cdnnl_memory_none()), "memory")
+            return mem!
+        }
+        src = memory(&srcMD)
+        weights = memory(&weightsMD)
+        dst = memory(&dstMD)
+        bias = key.hasBias ? memory(&biasMD) : nil
+    }
+
+    func execute(
+        a: UnsafeMutableRawPointer, b: UnsafeMutableRawPointer, bias biasData: UnsafeMutableRawPointer?,
+        c: UnsafeMutableRawPointer, stream: dnnl_stream_t
+    ) {
+        dnnl_memory_set_data_handle(src, a)
+        dnnl_memory_set_data_handle(weights, b)
+        dnnl_memory_set_data_handle(dst, c)
+        var args = [
+            dnnl_exec_arg_t(arg: cdnnl_arg_src(), memory: src),
+            dnnl_exec_arg_t(arg: cdnnl_arg_weights(), memory: weights),
+            dnnl_exec_arg_t(arg: cdnnl_arg_dst(), memory: dst),
+        ]
+        if let bias, let biasData {
+            dnnl_memory_set_data_handle(bias, biasData)
+            args.append(dnnl_exec_arg_t(arg: cdnnl_arg_bias(), memory: bias))
+        }
+        dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), &args), "matmul execute")
+        dnnlCheck(dnnl_stream_wait(stream), "stream wait")
+    }
+
+    func destroy() {
+        dnnl_primitive_destroy(primitive)
+        for mem in [src, weights, dst] { dnnl_memory_destroy(mem) }
+        if let bias { dnnl_memory_destroy(bias) }
+    }
+}

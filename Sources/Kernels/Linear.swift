@@ -1,0 +1,23 @@
+// A linear layer's weights as the checkpoint stores them: W [out, in] (PyTorch Linear) and an optional bias [out].
+// Immutable after load and shared between streams.
+
+/// Weights of y = x · Wᵀ + b.
+public struct Linear: Sendable {
+    /// [out, in].
+    public let weight: Tensor
+    /// [out], or nil.
+    public let bias: Tensor?
+
+    /// Input width (K).
+    public var inFeatures: Int { weight.shape[1] }
+    /// Output width (N).
+    public var outFeatures: Int { weight.shape[0] }
+
+    /// Wraps `weight` [out, in] and `bias` [out].
+    public init(weight: Tensor, bias: Tensor? = nil) {
+        precondition(weight.shape.count == 2, "Linear weight must be 2-D, got \(weight.shape)")
+        precondition(bias.map { $0.count == weight.shape[0] } ?? true, "Linear bias does not match \(weight.shape)")
+        self.weight = weight
+        self.bias = bias
+    }
+}

@@ -1,0 +1,148 @@
+// Where a model's tensors come from (safetensors files of a Hugging Face folder, or a GGUF file converted to
+// Hugging Face names), and the checked loader that builds layers from them: every expected tensor is looked up
+// with its expected shape, and all problems — missing, mis-shaped, unused — are reported in one error.
+
+import Foundation
+import Kernels
+
+/// Named f32 tensors of a checkpoint.
+public protocol WeightSource: Sendable {
+    /// Where the tensors come from, for messages.
+    var location: String { get }
+    /// Every tensor name.
+    var names: Set<String> { get }
+    /// Shape of `name`, if present.
+    func shape(of name: String) -> [Int]?
+    /// The tensor `name` as f32 (converted if stored otherwise).
+    func tensor(_ name: String) -> Tensor?
+}
+
+/// The tensors of one or more `.safetensors` files (a sharded checkpoint has an index naming each tensor's file).
+public struct SafeTensorsWeights: WeightSource {
+    public let location: String
+    private let files: [SafeTensorsFile]
+    private let fileOfTensor: [String: Int]
+
+    /// Opens `model.safetensors`, or the shards listed by `model.safetensors.index.json`, in `folder`.
+    public init(folder: URL) throws {
+        location = folder.path
+        let single = folder.appendingPathComponent("model.safetensors")
+        let index = folder.appendingPathComponent("model.safetensors.index.json")
+        var files: [SafeTensorsFile] = []
+        if FileManager.default.fileExists(atPath: single.path) {
+            files = [try SafeTensorsFile(url: single)]
+        } else if FileManager.default.fileExists(atPath: index.path) {
+            guard let data = try? Data(contentsOf: index),
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let map = json["weight_map"] as? [String: String]
+            else {
+                throw CheckpointError(
+                    location: index.path, problems: ["not a valid safetensors index (no weight_map object)"])
+            }
+            for shard in Set(map.values).sorted() {
+                files.append(try SafeTensorsFile(url: folder.appendingPathComponent(shard)))
+            }
+        } else {
+            throw CheckpointError(
+                location: folder.path, problems: ["no model.safetensors (or model.safetensors.index.json) in the folder"],
+                hint: "Point --model at a Hugging Face SmolVLM folder, a hub id, or a .gguf file.")
+        }
+        var fileOfTensor: [String: Int] = [:]
+        for (i, f) in files.enumerated() {
+            for name in f.entries.keys { fileOfTensor[name] = i }
+        }
+        self.files = files
+        self.fileOfTensor = fileOfTensor
+    }
+
+    public var names: Set<String> { Set(fileOfTensor.keys) }
+
+    public func shape(of name: String) -> [Int]? {
+        fileOfTensor[name].flatMap { files[$0].entries[name]?.shape }
+    }
+
+    public func tensor(_ name: String) -> Tensor? {
+        fileOfTensor[name].flatMap { files[$0].floatTensor(name) }
+    }
+}
+
+/// Tensors held in memory by name (GGUF conversions, random weights, tests).
+public struct InMemoryWeights: WeightSource {
+    public let location: String
+    public let tensors: [String: Tensor]
+
+    public init(location: String, tensors: [String: Tensor]) {
+        self.location = location
+        self.tensors = tensors
+    }
+
+    public var names: Set<String> { Set(tensors.keys) }
+    public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
+    public func tensor(_ name: String) -> Tensor? { tensors[name] }
+}
+
+/// Takes tensors from a source by name and expected shape, recording every problem instead of stopping at the
+/// first, so one error can list them all.
+public final class CheckedWeights {
+    public let source: any WeightSource
+    private(set) var problems: [String] = []
+    private var used: Set<String> = []
+    /// Names that may be present without being used (buffers some versions save).
+    private let ignorable: [String] = ["position_ids", "rotary_emb.inv_freq"]
+
+    public init(_ source: any WeightSource) {
+        self.source = source
+    }
+
+    /// The tensor `name` with exactly `shape`; a zero placeholder of that shape (and a recorded problem) otherwise.
+    public func take(_ name: String, _ shape: [Int]) -> Tensor {
+        used.insert(name)
+        guard let actual = source.shape(of: name) else {
+            problems.append("missing tensor \(name) \(shape)")
+            return Tensor(zeros: shape.map { max(0, $0) })
+        }
+        // A [N, 1, …] or flattened match is still a mismatch: shapes must be exact.
+        guard actual == shape else {
+            problems.append("tensor \(name) has shape \(actual), expected \(shape)")
+            return Tensor(zeros: shape.map { max(0, $0) })
+        }
+        guard let t = source.tensor(name) else {
+            problems.append("tensor \(name) has an unsupported element type")
+            return Tensor(zeros: shape)
+        }
+        return t
+    }
+
+    /// The tensor if present (recording a shape problem if it is there with another shape).
+    public func takeIfPresent(_ name: String, _ shape: [Int]) -> Tensor? {
+        guard source.shape(of: name) != nil else { return nil }
+        return take(name, shape)
+    }
+
+    /// A linear layer `prefix.weight` [out, in] (+ `prefix.bias` [out] when `bias`).
+    public func linear(_ prefix: String, out: Int, in inFeatures: Int, bias: Bool) -> Linear {
+        let w = take(prefix + ".weight", [out, inFeatures])
+        let b = bias ? take(prefix + ".bias", [out]) : nil
+        return Linear(weight: w, bias: b)
+    }
+
+    /// Records a problem that is not about one tensor.
+    public func record(_ problem: String) { problems.append(problem) }
+
+    /// Throws one `CheckpointError` with every problem, including tensors present but never used.
+    public func finish() throws {
+        let unused = source.names.subtracting(used).filter { name in !ignorable.contains { name.hasSuffix($0) } }
+        var all = problems
+        if !unused.isEmpty {
+            let sorted = unused.sorted()
+            all.append(
+                "\(unused.count) unexpected tensor(s): " + sorted.prefix(5).joined(separator: ", ")
+                    + (sorted.count > 5 ? ", …" : ""))
+        }
+        if !all.isEmpty {
+            throw CheckpointError(
+                location: source.location, problems: all,
+                hint: "The weights do not match config.json: the checkpoint is damaged or of another architecture.")
+        }
+    }
+}

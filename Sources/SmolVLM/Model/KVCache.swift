@@ -1,0 +1,93 @@
+// The decoder's per-stream key/value cache: for each layer, keys and values stored head-major
+// [Hkv, capacity, Hd] so each head's keys are contiguous for attention. Pre-allocated for `capacity` slots.
+//
+// Positions vs slots: a *slot* is where a token's K/V live in storage; its *position* is the RoPE index it was
+// rotated with (`positions[slot]`). Today tokens are appended in order, so slot == position. The streaming cache
+// (attention sink + windows, contiguous RoPE after eviction) builds on this by evicting slots and re-rotating keys
+// to new positions; keys are stored rotated, so a re-position must rotate by the position delta (or keep pre-RoPE
+// keys as the source of truth — the streaming design's choice).
+//
+// Shape legend: L layers, Hkv key/value heads, Hd head dim, C capacity (slots).
+
+import Kernels
+
+/// Keys and values of every decoder layer for one stream.
+public final class KVCache {
+    public let layerCount: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    /// Slots available.
+    public let capacity: Int
+    /// Per layer: [Hkv, C, Hd].
+    let keys: [Tensor]
+    let values: [Tensor]
+    /// Slots in use (0 ..< count).
+    public private(set) var count: Int = 0
+    /// RoPE position of each used slot.
+    public private(set) var positions: [Int32] = []
+
+    /// Allocates a cache of `capacity` slots (zeroed).
+    public init(layerCount: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+        self.layerCount = layerCount
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.capacity = capacity
+        keys = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
+        values = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
+        positions.reserveCapacity(capacity)
+    }
+
+    /// Bytes held by keys and values.
+    public var byteCount: Int { 2 * layerCount * kvHeads * capacity * headDim * 4 }
+
+    /// Free slots.
+    public var remaining: Int { capacity - count }
+
+    /// Forgets every token (storage is kept).
+    public func reset() {
+        count = 0
+        positions.removeAll(keepingCapacity: true)
+    }
+
+    /// Forgets the tokens in slots `newCount ..< count`.
+    public func truncate(to newCount: Int) {
+        precondition(newCount >= 0 && newCount <= count, "truncate beyond the cache")
+        count = newCount
+        positions.removeLast(positions.count - newCount)
+    }
+
+    /// Writes token-major k, v [T, Hkv·Hd] of `layer` into slots count ..< count + T (the tokens are committed by
+    /// `commit(positions:)` once every layer has written).
+    func write(layer: Int, k: Tensor, v: Tensor, tokens: Int) {
+        precondition(count + tokens <= capacity, "KV cache overflow")
+        let kd = keys[layer].floats
+        let vd = values[layer].floats
+        let ks = k.floats
+        let vs = v.floats
+        let rowWidth = kvHeads * headDim
+        for t in 0..<tokens {
+            for j in 0..<kvHeads {
+                let dst = (j * capacity + count + t) * headDim
+                let src = t * rowWidth + j * headDim
+                (kd + dst).update(from: ks + src, count: headDim)
+                (vd + dst).update(from: vs + src, count: headDim)
+            }
+        }
+    }
+
+    /// Marks the tokens just written by every layer as used, with their positions.
+    func commit(positions newPositions: [Int32]) {
+        count += newPositions.count
+        positions.append(contentsOf: newPositions)
+    }
+
+    /// Layer `layer`'s keys as seen by attention.
+    func keyView(layer: Int) -> HeadMajorView {
+        HeadMajorView(base: keys[layer].floats, headStride: capacity * headDim, rowStride: headDim)
+    }
+
+    /// Layer `layer`'s values as seen by attention.
+    func valueView(layer: Int) -> HeadMajorView {
+        HeadMajorView(base: values[layer].floats, headStride: capacity * headDim, rowStride: headDim)
+    }
+}

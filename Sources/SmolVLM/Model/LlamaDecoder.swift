@@ -1,0 +1,172 @@
+// The SmolLM2 text decoder (port of transformers `LlamaModel` + `lm_head`, models/llama/modeling_llama.py).
+// Reads text_config: vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+// num_key_value_heads, head_dim, rms_norm_eps, rope θ, max_position_embeddings, attention_bias, mlp_bias.
+//
+// Shape legend: T new tokens, D hidden, H query heads, Hkv KV heads, Hd head dim, I MLP width, V vocabulary.
+//
+//   per layer:  n = RMSNorm(x)            q = n·Wqᵀ [T, H·Hd], k, v = n·Wk/vᵀ [T, Hkv·Hd]
+//               RoPE(q, k) at each token's position (split-half), k, v → KV cache
+//               x += o_proj(causal GQA attention(q, cache))        (query head h reads KV head h / (H/Hkv))
+//               n = RMSNorm(x);  x += down(silu(gate(n)) ⊙ up(n))
+//   final RMSNorm, then logits = h · lm_headᵀ (lm_head may be embed_tokens: tied)
+
+import Kernels
+
+/// One decoder layer's weights.
+public struct LlamaLayer: Sendable {
+    public let inputLayerNorm: Tensor
+    public let qProj, kProj, vProj, oProj: Linear
+    public let postAttentionLayerNorm: Tensor
+    public let gateProj, upProj, downProj: Linear
+}
+
+/// Per-stream buffers of the decoder, sized for up to `maxTokens` new tokens per call (grown on demand).
+public final class DecoderWorkspace {
+    private(set) var maxTokens = 0
+    private let config: TextConfig
+    var normed = Tensor(zeros: [0]), q = Tensor(zeros: [0]), k = Tensor(zeros: [0]), v = Tensor(zeros: [0])
+    var attention = Tensor(zeros: [0]), gate = Tensor(zeros: [0]), up = Tensor(zeros: [0]), act = Tensor(zeros: [0])
+    var hidden = Tensor(zeros: [0])
+
+    init(config: TextConfig) {
+        self.config = config
+    }
+
+    /// Makes room for `tokens` rows.
+    func reserve(_ tokens: Int) {
+        guard tokens > maxTokens else { return }
+        let c = config
+        maxTokens = tokens
+        normed = Tensor(zeros: [tokens, c.hiddenSize])
+        hidden = Tensor(zeros: [tokens, c.hiddenSize])
+        q = Tensor(zeros: [tokens, c.numAttentionHeads * c.headDim])
+        attention = Tensor(zeros: [tokens, c.numAttentionHeads * c.headDim])
+        k = Tensor(zeros: [tokens, c.numKeyValueHeads * c.headDim])
+        v = Tensor(zeros: [tokens, c.numKeyValueHeads * c.headDim])
+        gate = Tensor(zeros: [tokens, c.intermediateSize])
+        up = Tensor(zeros: [tokens, c.intermediateSize])
+        act = Tensor(zeros: [tokens, c.intermediateSize])
+    }
+}
+
+/// The decoder: immutable weights, shared between streams.
+public struct LlamaDecoder: Sendable {
+    public let config: TextConfig
+    /// [V, D].
+    public let embedTokens: Tensor
+    public let layers: [LlamaLayer]
+    /// Final RMSNorm weight [D].
+    public let norm: Tensor
+    /// [V, D]; shares `embedTokens` when the embeddings are tied.
+    public let lmHead: Linear
+    public let rope: RotaryEmbedding
+
+    /// Loads `<prefix>.embed_tokens`, `<prefix>.layers.*`, `<prefix>.norm` and `lmHeadName` (or ties it).
+    init(config: TextConfig, weights w: CheckedWeights, prefix: String, lmHeadName: String, tied: Bool) {
+        self.config = config
+        let d = config.hiddenSize
+        let qWidth = config.numAttentionHeads * config.headDim
+        let kvWidth = config.numKeyValueHeads * config.headDim
+        embedTokens = w.take(prefix + ".embed_tokens.weight", [config.vocabSize, d])
+        layers = (0..<config.numHiddenLayers).map { i in
+            let l = "\(prefix).layers.\(i)"
+            return LlamaLayer(
+                inputLayerNorm: w.take(l + ".input_layernorm.weight", [d]),
+                qProj: w.linear(l + ".self_attn.q_proj", out: qWidth, in: d, bias: config.attentionBias),
+                kProj: w.linear(l + ".self_attn.k_proj", out: kvWidth, in: d, bias: config.attentionBias),
+                vProj: w.linear(l + ".self_attn.v_proj", out: kvWidth, in: d, bias: config.attentionBias),
+                oProj: w.linear(l + ".self_attn.o_proj", out: d, in: qWidth, bias: config.attentionBias),
+                postAttentionLayerNorm: w.take(l + ".post_attention_layernorm.weight", [d]),
+                gateProj: w.linear(l + ".mlp.gate_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
+                upProj: w.linear(l + ".mlp.up_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
+                downProj: w.linear(l + ".mlp.down_proj", out: d, in: config.intermediateSize, bias: config.mlpBias))
+        }
+        norm = w.take(prefix + ".norm.weight", [d])
+        // transformers ties lm_head to embed_tokens when the config says so and lm_head is absent; a stored lm_head
+        // is used as is (a config that says "tied" over two different matrices is not tied by transformers either).
+        if let head = w.takeIfPresent(lmHeadName, [config.vocabSize, d]) {
+            lmHead = Linear(weight: head)
+        } else if tied {
+            lmHead = Linear(weight: embedTokens)
+        } else {
+            lmHead = Linear(weight: w.take(lmHeadName, [config.vocabSize, d]))
+        }
+        rope = RotaryEmbedding(
+            headDim: config.headDim, theta: config.ropeTheta, maxPositions: max(1, config.maxPositionEmbeddings))
+    }
+
+    /// A cache for `capacity` tokens of this decoder.
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(
+            layerCount: config.numHiddenLayers, kvHeads: config.numKeyValueHeads, headDim: config.headDim,
+            capacity: capacity)
+    }
+
+    /// Buffers for this decoder.
+    public func makeWorkspace() -> DecoderWorkspace { DecoderWorkspace(config: config) }
+
+    /// Writes the embeddings of `ids` into `out` [T, D]. Ids must be in the vocabulary.
+    public func embed(_ ids: [Int], into out: Tensor) {
+        let d = config.hiddenSize
+        precondition(out.count >= ids.count * d, "embed: output too small")
+        for (t, id) in ids.enumerated() {
+            precondition(id >= 0 && id < config.vocabSize, "embed: token id \(id) outside the vocabulary")
+            (out.floats + t * d).update(from: embedTokens.floats + id * d, count: d)
+        }
+    }
+
+    /// Runs the new tokens' embeddings x [T, D] through every layer, appending their K/V to `cache` at
+    /// `positions`, and returns the final-normed hidden states [T, D] (a view into the workspace).
+    public func forward(
+        _ x: Tensor, positions: [Int32], cache: KVCache, workspace ws: DecoderWorkspace, context: ComputeContext,
+        trace: TraceSink? = nil
+    ) -> Tensor {
+        let t = positions.count
+        let c = config
+        precondition(x.count == t * c.hiddenSize, "decoder: input \(x.shape) is not [\(t), \(c.hiddenSize)]")
+        precondition(cache.count + t <= cache.capacity, "decoder: KV cache full")
+        ws.reserve(t)
+        let hidden = ws.hidden.rows(0..<t)
+        hidden.copy(from: x.reshaped([t, c.hiddenSize]))
+        trace?("text.inputs_embeds", hidden)
+        let normed = ws.normed.rows(0..<t)
+        let q = ws.q.rows(0..<t), k = ws.k.rows(0..<t), v = ws.v.rows(0..<t)
+        let attention = ws.attention.rows(0..<t)
+        let gate = ws.gate.rows(0..<t), up = ws.up.rows(0..<t), act = ws.act.rows(0..<t)
+        let eps = Float(c.rmsNormEps)
+        let past = cache.count
+        positions.withUnsafeBufferPointer { pos in
+            for (i, layer) in layers.enumerated() {
+                // Attention block.
+                Ops.rmsNorm(hidden, weight: layer.inputLayerNorm, eps: eps, into: normed)
+                context.linear(normed, layer.qProj, into: q)
+                context.linear(normed, layer.kProj, into: k)
+                context.linear(normed, layer.vProj, into: v)
+                rope.apply(q, heads: c.numAttentionHeads, positions: pos.baseAddress!)
+                rope.apply(k, heads: c.numKeyValueHeads, positions: pos.baseAddress!)
+                cache.write(layer: i, k: k, v: v, tokens: t)
+                context.attention(
+                    q: q, keys: cache.keyView(layer: i), values: cache.valueView(layer: i), keyCount: past + t,
+                    heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
+                    scale: 1 / Float(c.headDim).squareRoot(), causalOffset: past, into: attention)
+                context.linear(attention, layer.oProj, into: hidden, accumulate: true)
+                // MLP block (SwiGLU).
+                Ops.rmsNorm(hidden, weight: layer.postAttentionLayerNorm, eps: eps, into: normed)
+                context.linear(normed, layer.gateProj, into: gate)
+                context.linear(normed, layer.upProj, into: up)
+                Ops.siluMul(gate: gate, up: up, into: act)
+                context.linear(act, layer.downProj, into: hidden, accumulate: true)
+                trace?("text.layer.\(i)", hidden)
+            }
+        }
+        cache.commit(positions: positions)
+        Ops.rmsNorm(hidden, weight: norm, eps: eps, into: normed)
+        trace?("text.norm", normed)
+        return normed
+    }
+
+    /// logits [R, V] = rows · lm_headᵀ for hidden rows [R, D].
+    public func logits(_ rows: Tensor, into out: Tensor, context: ComputeContext) {
+        context.linear(rows, lmHead, into: out)
+    }
+}
