@@ -315,3 +315,28 @@ VK_CLONES void vk_bf16_to_f32(const uint16_t *x, float *y, long n) {
 VK_CLONES void vk_f16_to_f32(const uint16_t *x, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = (float)(*(const _Float16 *)&x[i]);
 }
+
+// MARK: - Random fill
+
+void vk_fill_uniform(float *x, long n, uint64_t seed, float scale) {
+    uint64_t state = seed;
+    for (long i = 0; i < n; i++) {
+        state += 0x9E3779B97F4A7C15ull;
+        uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        x[i] = ((float)(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * scale;
+    }
+}
+
+// MARK: - CPU
+
+const char *vk_kernel_isa(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return "avx512";
+    if (__builtin_cpu_supports("x86-64-v3")) return "avx2";
+#endif
+    return "baseline";
+}

@@ -188,3 +188,29 @@ final class MatmulPlan {
         if let bias { dnnl_memory_destroy(bias) }
     }
 }
+
+/// What the kernels run on: our C kernels' instruction set and oneDNN's.
+public enum ComputeInfo {
+    /// "avx512", "avx2" or "baseline".
+    public static var kernelISA: String { String(cString: vk_kernel_isa()) }
+
+    /// oneDNN's effective CPU ISA (e.g. "avx512_core_amx").
+    public static var dnnlISA: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core: return "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni"
+        case dnnl_cpu_isa_avx2: return "avx2"
+        case dnnl_cpu_isa_sse41: return "sse41"
+        default: return "other"
+        }
+    }
+
+    /// oneDNN's version string.
+    public static var dnnlVersion: String {
+        guard let v = dnnl_version() else { return "?" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
+    }
+}

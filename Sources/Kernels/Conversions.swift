@@ -23,3 +23,19 @@ public enum Conversions {
         vk_f32_to_bf16(source, out, count)
     }
 }
+
+extension Tensor {
+    /// A new f32 tensor of `shape` filled uniformly in [-scale, scale] from `seed` (deterministic).
+    public static func random(_ shape: [Int], seed: UInt64, scale: Float) -> Tensor {
+        let t = Tensor(zeros: shape)
+        vk_fill_uniform(t.floats, t.count, seed, scale)
+        return t
+    }
+
+    /// A new f32 tensor of `shape` filled with `value`.
+    public static func filled(_ shape: [Int], _ value: Float) -> Tensor {
+        let t = Tensor(zeros: shape)
+        for i in 0..<t.count { t.floats[i] = value }
+        return t
+    }
+}

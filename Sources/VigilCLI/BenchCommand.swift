@@ -1,15 +1,159 @@
-// `vigil bench` (placeholder until its issue lands).
+// `vigil bench`: the speed and memory figures of the model runtime, measured the same way every time —
+// vision seconds per frame (median over distinct frames after a warm-up, nothing cached), prefill tokens/s for a
+// 1024-token prompt (logits of the last position only), decode tokens/s for 128 new tokens at a context of about
+// 1k (stop tokens ignored), peak RSS, and the kernels used. `--json` prints one machine-readable object.
 
+import Foundation
+import Kernels
+import SmolVLM
 import VigilCore
 
-/// `vigil bench`.
 struct BenchCommand: VigilCommand {
     static let configuration = CommandConfiguration(
-        name: "bench", abstract: "Not available yet.", arguments: [])
+        name: "bench",
+        abstract: "Measure vision, prefill and decode speed and peak memory of the model runtime.",
+        discussion: """
+            Runs the vision tower on distinct random frames (no caching of any kind), prefills a prompt of \
+            --prompt-tokens tokens (logits for the last position only), then decodes --decode-tokens tokens greedily \
+            with stop tokens ignored. Use a release build (swift build -c release) for meaningful numbers.
+            """,
+        arguments: [
+            .option("--random-weights", value: "ARCH", help: "Exact real shapes with seeded random weights: smolvlm2-256m or smolvlm2-500m."),
+            .option("--model", value: "M", help: "A model folder instead of random weights."),
+            .option("--precision", value: "P", help: "Matmul precision: fp32, bf16, int8 or auto.", default: "fp32"),
+            .option("--threads", value: "N", help: "Compute threads.", default: "2"),
+            .option("--frames", value: "N", help: "Distinct frames timed for the vision figure (after one warm-up).", default: "5"),
+            .option("--prompt-tokens", value: "N", help: "Prompt length for the prefill figure.", default: "1024"),
+            .option("--decode-tokens", value: "N", help: "Tokens generated for the decode figure.", default: "128"),
+            .flag("--json", help: "Print one JSON object."),
+        ],
+        examples: ["vigil bench --random-weights smolvlm2-256m --json"])
 
-    init(_ arguments: ParsedArguments) throws {}
+    var preset: ModelPreset?
+    var modelPath: String?
+    var threads: Int
+    var frames: Int
+    var promptTokens: Int
+    var decodeTokens: Int
+    var json: Bool
+
+    init(_ a: ParsedArguments) throws {
+        if let name = a.value("--random-weights") {
+            guard let p = ModelPreset(rawValue: name) else {
+                throw ValidationError(
+                    "invalid value '\(name)' for '--random-weights': expected one of "
+                        + ModelPreset.allCases.map(\.rawValue).joined(separator: "|"))
+            }
+            preset = p
+        }
+        modelPath = a.value("--model")
+        guard (preset == nil) != (modelPath == nil) else {
+            throw ValidationError("give exactly one of '--random-weights ARCH' or '--model M'")
+        }
+        let precision = a.value("--precision") ?? "fp32"
+        guard precision == "fp32" else {
+            throw ValidationError("invalid value '\(precision)' for '--precision': this build supports fp32")
+        }
+        threads = try a.int("--threads", default: 2, in: 1...256)
+        frames = try a.int("--frames", default: 5, in: 1...1000)
+        promptTokens = try a.int("--prompt-tokens", default: 1024, in: 2...100_000)
+        decodeTokens = try a.int("--decode-tokens", default: 128, in: 1...100_000)
+        json = a.flag("--json")
+    }
 
     func run() async throws {
-        throw ValidationError("'vigil bench' is not available in this build yet")
+        setComputeThreads(threads)
+        let loadStart = Date()
+        let model: SmolVLMModel
+        if let preset {
+            model = try SmolVLMModel.random(preset, seed: 0)
+        } else {
+            model = try SmolVLMModel.load(from: URL(fileURLWithPath: modelPath!))
+        }
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let context = ComputeContext()
+        progress("loaded \(preset?.rawValue ?? modelPath!) in \(String(format: "%.1f", loadSeconds)) s")
+
+        // Vision: one warm-up frame, then `frames` distinct frames, each encoded from scratch.
+        let v = model.config.visionConfig
+        let encoder = FrameEncoder(model: model)
+        let features = Tensor(zeros: [model.tokensPerFrame, model.config.textConfig.hiddenSize])
+        var visionTimes: [Double] = []
+        for i in 0...frames {
+            try Task.checkCancellation()
+            let pixels = Tensor.random([1, v.numChannels, v.imageSize, v.imageSize], seed: UInt64(i + 1), scale: 1)
+            let start = DispatchTime.now()
+            encoder.encode(pixels, into: features, context: context)
+            if i > 0 { visionTimes.append(Self.seconds(since: start)) }
+        }
+        let visionMedian = Self.median(visionTimes)
+        progress("vision: \(String(format: "%.3f", visionMedian)) s/frame (median of \(frames))")
+
+        // Prefill, then decode from that context.
+        let generator = TextGenerator(
+            decoder: model.decoder, capacity: promptTokens + decodeTokens + 1, context: context)
+        var ids = [Int]()
+        var state: UInt64 = 42
+        for _ in 0..<promptTokens {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            ids.append(Int(state >> 33) % model.config.textConfig.vocabSize)
+        }
+        let embeddings = Tensor(zeros: [promptTokens, model.config.textConfig.hiddenSize])
+        model.decoder.embed(ids, into: embeddings)
+        // Warm-up prefill on a short prompt so primitive creation is not timed.
+        _ = generator.step(embeddings.rows(0..<8))
+        generator.cache.reset()
+        try Task.checkCancellation()
+        let result = generator.generate(
+            promptEmbeddings: embeddings, promptIDs: ids, maxNewTokens: decodeTokens, stopTokenIDs: [],
+            sampling: SamplingParameters()) { _ in !Task.isCancelled }
+        try Task.checkCancellation()
+        let prefillRate = Double(promptTokens) / result.prefillSeconds
+        let decodeRate = result.tokens.count > 1 ? Double(result.tokens.count - 1) / result.decodeSeconds : 0
+        progress("prefill: \(Int(prefillRate)) tok/s; decode: \(String(format: "%.1f", decodeRate)) tok/s")
+
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakRSS = Int(usage.ru_maxrss) * 1024
+        let report: JSONValue = .object([
+            ("model", .string(preset?.rawValue ?? modelPath!)),
+            ("precision", .string("fp32")),
+            ("threads", .int(threads)),
+            ("vision_s_per_frame", .double(visionMedian)),
+            ("vision_frames", .int(frames)),
+            ("prefill_tokens", .int(promptTokens)),
+            ("prefill_tok_s", .double(prefillRate)),
+            ("decode_tokens", .int(result.tokens.count)),
+            ("decode_context", .int(promptTokens)),
+            ("decode_tok_s", .double(decodeRate)),
+            ("peak_rss_bytes", .int(peakRSS)),
+            ("load_s", .double(loadSeconds)),
+            ("kernels", .object([
+                ("matmul", .string("onednn \(ComputeInfo.dnnlVersion) f32 (\(ComputeInfo.dnnlISA))")),
+                ("c_kernels", .string(ComputeInfo.kernelISA)),
+            ])),
+        ])
+        if json {
+            Console.json(report)
+        } else {
+            Console.outLine("vision  \(String(format: "%.3f", visionMedian)) s/frame")
+            Console.outLine("prefill \(String(format: "%.0f", prefillRate)) tok/s (\(promptTokens) tokens)")
+            Console.outLine("decode  \(String(format: "%.1f", decodeRate)) tok/s (\(result.tokens.count) tokens at context \(promptTokens))")
+            Console.outLine("peak RSS \(peakRSS / 1_048_576) MiB")
+        }
+    }
+
+    private func progress(_ message: String) {
+        if !json || Console.stderrIsTerminal { Log.info(message) }
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return 0 }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }

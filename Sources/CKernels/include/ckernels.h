@@ -79,6 +79,16 @@ void vk_bf16_to_f32(const uint16_t *x, float *y, long n);
 /// Widens IEEE half to f32.
 void vk_f16_to_f32(const uint16_t *x, float *y, long n);
 
+// MARK: - CPU
+
+/// The instruction set the multi-versioned kernels run with: "avx512", "avx2" or "baseline".
+const char *vk_kernel_isa(void);
+
+// MARK: - Random fill (random-weight models for benchmarks)
+
+/// Fills x with `n` values uniform in [-scale, scale] from a SplitMix64 stream seeded by `seed`.
+void vk_fill_uniform(float *x, long n, uint64_t seed, float scale);
+
 #ifdef __cplusplus
 }
 #endif

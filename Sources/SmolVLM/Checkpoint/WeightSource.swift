@@ -89,14 +89,25 @@ public final class CheckedWeights {
     private var used: Set<String> = []
     /// Names that may be present without being used (buffers some versions save).
     private let ignorable: [String] = ["position_ids", "rotary_emb.inv_freq"]
+    /// When set, every tensor is synthesised (random weights of exactly the requested shapes).
+    private let randomSeed: UInt64?
 
     public init(_ source: any WeightSource) {
         self.source = source
+        randomSeed = nil
+    }
+
+    /// Synthesises every requested tensor from `seed`: norm weights 1, biases 0, other tensors uniform with the
+    /// spread of a 0.02-std initialiser. For benchmarks: the real shapes without any download.
+    public init(randomSeed seed: UInt64, location: String) {
+        source = InMemoryWeights(location: location, tensors: [:])
+        randomSeed = seed
     }
 
     /// The tensor `name` with exactly `shape`; a zero placeholder of that shape (and a recorded problem) otherwise.
     public func take(_ name: String, _ shape: [Int]) -> Tensor {
         used.insert(name)
+        if let seed = randomSeed { return Self.synthesise(name, shape, seed: seed) }
         guard let actual = source.shape(of: name) else {
             problems.append("missing tensor \(name) \(shape)")
             return Tensor(zeros: shape.map { max(0, $0) })
@@ -115,6 +126,7 @@ public final class CheckedWeights {
 
     /// The tensor if present (recording a shape problem if it is there with another shape).
     public func takeIfPresent(_ name: String, _ shape: [Int]) -> Tensor? {
+        if randomSeed != nil { return take(name, shape) }
         guard source.shape(of: name) != nil else { return nil }
         return take(name, shape)
     }
@@ -124,6 +136,16 @@ public final class CheckedWeights {
         let w = take(prefix + ".weight", [out, inFeatures])
         let b = bias ? take(prefix + ".bias", [out]) : nil
         return Linear(weight: w, bias: b)
+    }
+
+    private static func synthesise(_ name: String, _ shape: [Int], seed: UInt64) -> Tensor {
+        if name.hasSuffix(".bias") { return Tensor(zeros: shape) }
+        if name.contains("norm") { return Tensor.filled(shape, 1) }
+        // FNV-1a of the name, so each tensor has its own stream and order of loading does not matter.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        let scale: Float = name.contains("embed") ? 1 : 0.0346  // uniform ±0.0346 has std 0.02
+        return Tensor.random(shape, seed: hash ^ seed, scale: scale)
     }
 
     /// Records a problem that is not about one tensor.

@@ -19,11 +19,15 @@ public struct SmolVLMModel: Sendable {
     /// Builds the model from `config` and `weights`, checking every tensor; throws one `CheckpointError` listing
     /// all problems.
     public init(config: SmolVLMConfig, weights: any WeightSource, generation: GenerationConfig? = nil) throws {
+        try self.init(config: config, weights: CheckedWeights(weights), generation: generation)
+    }
+
+    /// Builds the model from tensors taken through `w` (which may synthesise them).
+    init(config: SmolVLMConfig, weights w: CheckedWeights, generation: GenerationConfig?) throws {
         let problems = config.problems()
         if !problems.isEmpty {
-            throw CheckpointError(location: weights.location, problems: problems.map { "config.json: " + $0 })
+            throw CheckpointError(location: w.source.location, problems: problems.map { "config.json: " + $0 })
         }
-        let w = CheckedWeights(weights)
         self.config = config
         vision = SigLIPVisionTower(config: config.visionConfig, weights: w, prefix: "model.vision_model")
         connector = Connector(config: config, weights: w, prefix: "model.connector")
