@@ -150,7 +150,20 @@ VK_CLONES void vk_softmax_rows(float *x, long rows, long cols) {
 
 // MARK: - Elementwise
 
-VK_CLONES void vk_gelu_tanh(float *x, long n) {
+void vk_gelu_tanh_avx512(float *x, long n);
+void vk_silu_mul_avx512(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows,
+                        long cols);
+
+static int vk_has_avx512(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
+VK_CLONES static void vk_gelu_tanh_generic(float *x, long n) {
     const float k = 0.7978845608028654f;  // √(2/π)
     for (long i = 0; i < n; i++) {
         float v = x[i];
@@ -158,14 +171,39 @@ VK_CLONES void vk_gelu_tanh(float *x, long n) {
     }
 }
 
-VK_CLONES void vk_silu_mul(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows,
-                           long cols) {
+struct vk_gelu_args {
+    float *x;
+    long n;
+};
+
+static void vk_gelu_chunk(void *p, long begin, long end) {
+    const struct vk_gelu_args *a = p;
+    long lo = begin * 4096, hi = end * 4096 < a->n ? end * 4096 : a->n;
+    if (vk_has_avx512()) vk_gelu_tanh_avx512(a->x + lo, hi - lo);
+    else vk_gelu_tanh_generic(a->x + lo, hi - lo);
+}
+
+void vk_gelu_tanh(float *x, long n) {
+    struct vk_gelu_args a = {x, n};
+    long chunks = (n + 4095) / 4096;
+    if (chunks < 4) vk_gelu_chunk(&a, 0, chunks);
+    else vk_parallel_for(chunks, vk_gelu_chunk, &a);
+}
+
+VK_CLONES static void vk_silu_mul_generic(const float *gate, const float *up, long in_stride, float *out,
+                                          long out_stride, long rows, long cols) {
     for (long r = 0; r < rows; r++) {
         const float *g = gate + r * in_stride;
         const float *u = up + r * in_stride;
         float *o = out + r * out_stride;
         for (long i = 0; i < cols; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
+}
+
+void vk_silu_mul(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows,
+                 long cols) {
+    if (vk_has_avx512()) vk_silu_mul_avx512(gate, up, in_stride, out, out_stride, rows, cols);
+    else vk_silu_mul_generic(gate, up, in_stride, out, out_stride, rows, cols);
 }
 
 VK_CLONES void vk_add(const float *a, const float *b, float *out, long n) {

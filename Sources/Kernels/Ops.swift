@@ -128,21 +128,37 @@ public struct HeadMajorView {
     }
 }
 
+/// Which attention implementation to run.
+public enum AttentionKernel: Sendable {
+    /// The tiled (flash) kernel where the CPU supports it, else the plain one.
+    case automatic
+    /// The plain row-by-row kernel (every CPU).
+    case plain
+}
+
 extension ComputeContext {
     /// Scaled dot-product attention, softmax in fp32.
     /// q [Tq, H·Hd] → out [Tq, H·Hd]; keys/values hold `keyCount` tokens of Hkv heads.
     /// `causalOffset` nil: bidirectional; otherwise query i sees keys 0 … i + causalOffset.
     public func attention(
         q: Tensor, keys: HeadMajorView, values: HeadMajorView, keyCount: Int, heads: Int, kvHeads: Int,
-        headDim: Int, scale: Float, causalOffset: Int?, into out: Tensor
+        headDim: Int, scale: Float, causalOffset: Int?, into out: Tensor, kernel: AttentionKernel = .automatic
     ) {
         precondition(keys.headStride == values.headStride && keys.rowStride == values.rowStride, "attention: K/V layout")
         precondition(heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) KV heads")
         let tq = q.count / (heads * headDim)
         precondition(out.count == q.count, "attention: out \(out.shape) vs q \(q.shape)")
-        let scratch = scratchFloats(max(1, computeThreads) * keyCount)
-        vk_attention(
-            q.floats, heads * headDim, keys.base, values.base, keys.headStride, keys.rowStride, out.floats,
-            heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
+        let threads = max(1, computeThreads)
+        if kernel == .automatic && vk_flash_supported(headDim) != 0 {
+            let scratch = scratchFloats(threads * vk_flash_scratch_floats(headDim))
+            vk_flash_attention(
+                q.floats, heads * headDim, keys.base, values.base, keys.headStride, keys.rowStride, out.floats,
+                heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
+        } else {
+            let scratch = scratchFloats(threads * keyCount)
+            vk_attention(
+                q.floats, heads * headDim, keys.base, values.base, keys.headStride, keys.rowStride, out.floats,
+                heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
+        }
     }
 }

@@ -76,25 +76,30 @@ import TestSupport
     }
 
     @Test(arguments: [
-        (tq: 5, tk: 5, heads: 4, kvHeads: 4, causal: false),
-        (tq: 7, tk: 7, heads: 6, kvHeads: 2, causal: true),
-        (tq: 1, tk: 20, heads: 9, kvHeads: 3, causal: true),
-        (tq: 4, tk: 12, heads: 4, kvHeads: 1, causal: true),
-        (tq: 64, tk: 64, heads: 12, kvHeads: 12, causal: false),
+        (tq: 5, tk: 5, heads: 4, kvHeads: 4, hd: 16, causal: false),
+        (tq: 7, tk: 7, heads: 6, kvHeads: 2, hd: 16, causal: true),
+        (tq: 1, tk: 20, heads: 9, kvHeads: 3, hd: 64, causal: true),
+        (tq: 1, tk: 200, heads: 9, kvHeads: 3, hd: 64, causal: true),
+        (tq: 4, tk: 12, heads: 4, kvHeads: 1, hd: 32, causal: true),
+        (tq: 70, tk: 150, heads: 3, kvHeads: 1, hd: 64, causal: true),
+        (tq: 64, tk: 64, heads: 12, kvHeads: 12, hd: 16, causal: false),
+        (tq: 130, tk: 130, heads: 2, kvHeads: 2, hd: 128, causal: false),
+        (tq: 3, tk: 9, heads: 2, kvHeads: 2, hd: 8, causal: false),
     ])
-    func attentionMatchesNaive(tq: Int, tk: Int, heads: Int, kvHeads: Int, causal: Bool) {
+    func attentionMatchesNaive(tq: Int, tk: Int, heads: Int, kvHeads: Int, hd: Int, causal: Bool) {
         var rng = TestRandom(seed: UInt64(tq * 31 + tk))
-        let hd = 16
         let q = rng.floats(tq * heads * hd), k = rng.floats(tk * kvHeads * hd), v = rng.floats(tk * kvHeads * hd)
         let offset: Int? = causal ? tk - tq : nil
         let kt = Tensor(shape: [tk, kvHeads * hd], values: k), vt = Tensor(shape: [tk, kvHeads * hd], values: v)
-        let out = Tensor(zeros: [tq, heads * hd])
-        ComputeContext().attention(
-            q: Tensor(shape: [tq, heads * hd], values: q), keys: HeadMajorView(tokenMajor: kt, headDim: hd),
-            values: HeadMajorView(tokenMajor: vt, headDim: hd), keyCount: tk, heads: heads, kvHeads: kvHeads,
-            headDim: hd, scale: 1 / Float(hd).squareRoot(), causalOffset: offset, into: out)
         let expected = NaiveKernels.attention(q: q, k: k, v: v, tq: tq, tk: tk, heads: heads, kvHeads: kvHeads, headDim: hd, causalOffset: offset)
-        #expect(maxAbsDifference(out.toArray(), expected) < tolerance)
+        for kernel in [AttentionKernel.automatic, .plain] {
+            let out = Tensor(zeros: [tq, heads * hd])
+            ComputeContext().attention(
+                q: Tensor(shape: [tq, heads * hd], values: q), keys: HeadMajorView(tokenMajor: kt, headDim: hd),
+                values: HeadMajorView(tokenMajor: vt, headDim: hd), keyCount: tk, heads: heads, kvHeads: kvHeads,
+                headDim: hd, scale: 1 / Float(hd).squareRoot(), causalOffset: offset, into: out, kernel: kernel)
+            #expect(maxAbsDifference(out.toArray(), expected) < tolerance, "\(kernel)")
+        }
     }
 
     @Test func patchifyAndPixelShuffleFollowTheirIndexMaps() {

@@ -60,6 +60,15 @@ void vk_rope(float *x, long tokens, long heads, long head_dim, long row_stride, 
 void vk_attention(const float *q, long q_stride, const float *k, const float *v, long kv_head_stride,
                   long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
                   long head_dim, float scale, long causal_offset, float *scratch);
+/// The same contract, tiled ("flash") so no Tq×Tk matrix exists; AVX-512 only (check vk_flash_supported).
+/// scratch: vk_threads() · vk_flash_scratch_floats(head_dim) floats.
+void vk_flash_attention(const float *q, long q_stride, const float *k, const float *v, long kv_head_stride,
+                        long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
+                        long head_dim, float scale, long causal_offset, float *scratch);
+/// Whether vk_flash_attention can run here for this head dim.
+int vk_flash_supported(long head_dim);
+/// Per-thread scratch floats of vk_flash_attention.
+long vk_flash_scratch_floats(long head_dim);
 
 // MARK: - Vision layout helpers
 
