@@ -39,6 +39,7 @@ public final class ComputeContext {
     let stream: dnnl_stream_t
     private var plans: [MatmulKey: MatmulPlan] = [:]
     private var scratch: Tensor = Tensor(zeros: [0])
+    private var bf16Scratch: Tensor = Tensor(zeros: [0], dtype: .bf16)
 
     /// Creates a context on the shared CPU engine.
     public init() {
@@ -67,8 +68,17 @@ public final class ComputeContext {
         precondition(x.count % k == 0, "linear: input \(x.shape) is not a multiple of \(k) features")
         let m = x.count / k
         precondition(y.count == m * n, "linear: output \(y.shape) is not [\(m), \(n)]")
+        var a = x.raw
+        var aType = x.dtype
+        if layer.weight.dtype == .bf16 && x.dtype == .f32 {
+            // bf16 weights: round the activations to bf16 too (oneDNN's bf16 matmul takes bf16 × bf16 → f32).
+            if bf16Scratch.count < x.count { bf16Scratch = Tensor(zeros: [x.count], dtype: .bf16) }
+            vk_f32_to_bf16(x.floats, bf16Scratch.raw.assumingMemoryBound(to: UInt16.self), x.count)
+            a = bf16Scratch.raw
+            aType = .bf16
+        }
         matmul(
-            m: m, k: k, n: n, a: x.raw, aType: x.dtype, weights: layer.weight, bias: layer.bias, c: y.raw,
+            m: m, k: k, n: n, a: a, aType: aType, weights: layer.weight, bias: layer.bias, c: y.raw,
             accumulate: accumulate)
     }
 

@@ -21,3 +21,13 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 }
+
+extension Linear {
+    /// The same layer with its weight rounded to bf16 (bias stays f32).
+    public func bf16() -> Linear {
+        guard weight.dtype == .f32 else { return self }
+        let w = Tensor(zeros: weight.shape, dtype: .bf16)
+        Conversions.toBF16(weight.floats, count: weight.count, into: w.raw.assumingMemoryBound(to: UInt16.self))
+        return Linear(weight: w, bias: bias)
+    }
+}
