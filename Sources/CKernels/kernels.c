@@ -378,3 +378,12 @@ const char *vk_kernel_isa(void) {
 #endif
     return "baseline";
 }
+
+int vk_cpu_has_bf16(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+    return 0;
+#endif
+}

@@ -204,6 +204,9 @@ public enum ComputeInfo {
     /// "avx512", "avx2" or "baseline".
     public static var kernelISA: String { String(cString: vk_kernel_isa()) }
 
+    /// Whether the CPU multiplies bf16 matrices natively (AVX-512 BF16 or AMX).
+    public static var hasNativeBF16: Bool { vk_cpu_has_bf16() != 0 }
+
     /// oneDNN's effective CPU ISA (e.g. "avx512_core_amx").
     public static var dnnlISA: String {
         switch dnnl_get_effective_cpu_isa() {

@@ -20,7 +20,7 @@ struct BenchCommand: VigilCommand {
         arguments: [
             .option("--random-weights", value: "ARCH", help: "Exact real shapes with seeded random weights: smolvlm2-256m or smolvlm2-500m."),
             .option("--model", value: "M", help: "A model folder instead of random weights."),
-            .option("--precision", value: "P", help: "Matmul precision: fp32, bf16, int8 or auto.", default: "fp32"),
+            .option("--precision", value: "P", help: "fp32, bf16, int8 or auto (see docs/performance.md).", default: "auto"),
             .option("--threads", value: "N", help: "Compute threads.", default: "2"),
             .option("--frames", value: "N", help: "Distinct frames timed for the vision figure (after one warm-up).", default: "5"),
             .option("--prompt-tokens", value: "N", help: "Prompt length for the prefill figure.", default: "1024"),
@@ -30,6 +30,7 @@ struct BenchCommand: VigilCommand {
         examples: ["vigil bench --random-weights smolvlm2-256m --json"])
 
     var preset: ModelPreset?
+    var precision: Precision
     var modelPath: String?
     var threads: Int
     var frames: Int
@@ -50,10 +51,7 @@ struct BenchCommand: VigilCommand {
         guard (preset == nil) != (modelPath == nil) else {
             throw ValidationError("give exactly one of '--random-weights ARCH' or '--model M'")
         }
-        let precision = a.value("--precision") ?? "fp32"
-        guard precision == "fp32" else {
-            throw ValidationError("invalid value '\(precision)' for '--precision': this build supports fp32")
-        }
+        precision = try a.choice("--precision", default: Precision.auto)
         threads = try a.int("--threads", default: 2, in: 1...256)
         frames = try a.int("--frames", default: 5, in: 1...1000)
         promptTokens = try a.int("--prompt-tokens", default: 1024, in: 2...100_000)
@@ -64,12 +62,13 @@ struct BenchCommand: VigilCommand {
     func run() async throws {
         setComputeThreads(threads)
         let loadStart = Date()
-        let model: SmolVLMModel
+        var model: SmolVLMModel
         if let preset {
             model = try SmolVLMModel.random(preset, seed: 0)
         } else {
             model = try SmolVLMModel.load(from: URL(fileURLWithPath: modelPath!))
         }
+        model = model.prepared(for: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let context = ComputeContext()
         progress("loaded \(preset?.rawValue ?? modelPath!) in \(String(format: "%.1f", loadSeconds)) s")
@@ -117,7 +116,8 @@ struct BenchCommand: VigilCommand {
         let peakRSS = Int(usage.ru_maxrss) * 1024
         let report: JSONValue = .object([
             ("model", .string(preset?.rawValue ?? modelPath!)),
-            ("precision", .string("fp32")),
+            ("precision", .string(precision.rawValue)),
+            ("precision_detail", .string(precision.resolved.label)),
             ("threads", .int(threads)),
             ("vision_s_per_frame", .double(visionMedian)),
             ("vision_frames", .int(frames)),
@@ -129,7 +129,8 @@ struct BenchCommand: VigilCommand {
             ("peak_rss_bytes", .int(peakRSS)),
             ("load_s", .double(loadSeconds)),
             ("kernels", .object([
-                ("matmul", .string("onednn \(ComputeInfo.dnnlVersion) f32 (\(ComputeInfo.dnnlISA))")),
+                ("matmul", .string("onednn \(ComputeInfo.dnnlVersion) \(precision.resolved.matmul) (\(ComputeInfo.dnnlISA))")),
+                ("decode", .string(precision.resolved.decode.map { "fused \($0.rawValue) gemv" } ?? "reference")),
                 ("c_kernels", .string(ComputeInfo.kernelISA)),
             ])),
         ])

@@ -38,21 +38,36 @@ public final class TextGenerator {
     let workspace: DecoderWorkspace
     public let context: ComputeContext
     private var logitsBuffer: Tensor
+    /// The fused single-token step, when the decoder's precision has one.
+    private let fused: FusedDecodeState?
+    private let fusedInput: Tensor
 
     /// State for a context of `capacity` tokens (prompt + generated).
     public init(decoder: LlamaDecoder, capacity: Int, context: ComputeContext = ComputeContext()) {
         self.decoder = decoder
-        cache = decoder.makeCache(capacity: capacity)
+        let cache = decoder.makeCache(capacity: capacity)
+        self.cache = cache
         workspace = decoder.makeWorkspace()
         self.context = context
         logitsBuffer = Tensor(zeros: [1, decoder.config.vocabSize])
+        fused = decoder.fusedDecode.map {
+            FusedDecodeState(weights: $0, keyCaches: cache.keys, valueCaches: cache.values, capacity: capacity)
+        }
+        fusedInput = Tensor(zeros: [decoder.config.hiddenSize])
     }
 
     /// Runs `embeddings` [T, D] at the next positions and returns the logits of the last one (a view, valid until
-    /// the next call).
+    /// the next call). A single token goes through the fused decode step when the precision has one.
     public func step(_ embeddings: Tensor, trace: TraceSink? = nil) -> Tensor {
         let t = embeddings.count / decoder.config.hiddenSize
         let start = cache.count
+        if t == 1, trace == nil, let fused {
+            precondition(cache.remaining > 0, "decoder: KV cache full")
+            fusedInput.copy(from: embeddings.reshaped([decoder.config.hiddenSize]))
+            let logits = fused.step(fusedInput, position: start, slot: start)
+            cache.commit(positions: [Int32(start)])
+            return logits.reshaped([1, decoder.config.vocabSize])
+        }
         let positions = (0..<t).map { Int32(start + $0) }
         let hidden = decoder.forward(
             embeddings, positions: positions, cache: cache, workspace: workspace, context: context, trace: trace)

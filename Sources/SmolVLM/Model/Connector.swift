@@ -13,6 +13,11 @@ public struct Connector: Sendable {
     /// [D, s²·Dv], no bias.
     public let projection: Linear
 
+    init(scaleFactor: Int, projection: Linear) {
+        self.scaleFactor = scaleFactor
+        self.projection = projection
+    }
+
     init(config: SmolVLMConfig, weights w: CheckedWeights, prefix: String) {
         scaleFactor = config.scaleFactor
         let s2 = config.scaleFactor * config.scaleFactor

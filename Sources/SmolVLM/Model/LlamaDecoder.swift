@@ -54,12 +54,16 @@ public struct LlamaDecoder: Sendable {
     public let config: TextConfig
     /// [V, D].
     public let embedTokens: Tensor
-    public let layers: [LlamaLayer]
+    public internal(set) var layers: [LlamaLayer]
     /// Final RMSNorm weight [D].
     public let norm: Tensor
     /// [V, D]; shares `embedTokens` when the embeddings are tied.
-    public let lmHead: Linear
+    public internal(set) var lmHead: Linear
     public let rope: RotaryEmbedding
+    /// Weights of the fused single-token decode step, when the precision uses it.
+    public internal(set) var fusedDecode: FusedDecodeWeights?
+    /// The precision the weights were prepared for.
+    public internal(set) var precision = ResolvedPrecision(matmul: .f32, decode: nil)
 
     /// Loads `<prefix>.embed_tokens`, `<prefix>.layers.*`, `<prefix>.norm` and `lmHeadName` (or ties it).
     init(config: TextConfig, weights w: CheckedWeights, prefix: String, lmHeadName: String, tied: Bool) {

@@ -56,10 +56,10 @@ public final class VisionWorkspace {
 public struct SigLIPVisionTower: Sendable {
     public let config: VisionConfig
     /// The patch Conv2d as a linear layer: weight [D, C·p·p], bias [D].
-    public let patchEmbedding: Linear
+    public internal(set) var patchEmbedding: Linear
     /// Learned position table [P, D].
     public let positionEmbedding: Tensor
-    public let layers: [SigLIPLayer]
+    public internal(set) var layers: [SigLIPLayer]
     public let postLayerNorm: LayerNormWeights
 
     /// Patches per frame.

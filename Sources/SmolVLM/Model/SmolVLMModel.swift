@@ -11,9 +11,9 @@ import Kernels
 /// The whole vision-language model.
 public struct SmolVLMModel: Sendable {
     public let config: SmolVLMConfig
-    public let vision: SigLIPVisionTower
-    public let connector: Connector
-    public let decoder: LlamaDecoder
+    public internal(set) var vision: SigLIPVisionTower
+    public internal(set) var connector: Connector
+    public internal(set) var decoder: LlamaDecoder
     public let generation: GenerationConfig
 
     /// Builds the model from `config` and `weights`, checking every tensor; throws one `CheckpointError` listing
