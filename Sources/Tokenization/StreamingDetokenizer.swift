@@ -18,16 +18,16 @@ final class TokenBytes: Sendable {
     /// Whether each id exists (in the vocabulary or as an added token).
     private let present: [Bool]
 
-    /// A table for `tokens` (indexed by id; nil where no token has that id).
-    init(tokens: [String?], specialContents: Set<[UInt8]>) {
+    /// A table for `tokens` (indexed by id; nil where no token has that id) with the given special ids.
+    init(tokens: [String?], specialIDs: Set<Int>) {
         var storage: [UInt8] = []
         var offsets: [Int32] = [0]
         var special: [Bool] = []
         var present: [Bool] = []
-        for token in tokens {
+        for (id, token) in tokens.enumerated() {
             if let token {
                 storage += ByteLevel.decodedBytes(of: token)
-                special.append(specialContents.contains(Array(token.utf8)))
+                special.append(specialIDs.contains(id))
                 present.append(true)
             } else {
                 special.append(false)

@@ -66,14 +66,14 @@ public final class Tokenizer: Sendable {
         }
         let definition = TokenizerDefinition(
             source: source, vocabulary: vocabulary.enumerated().map { ($1, $0) }, merges: pairs,
-            addedTokens: addedTokens, unknownToken: nil, fusesUnknown: false, ignoresMerges: false,
+            addedTokens: addedTokens, addedTokenIDs: .given, unknownToken: nil, fusesUnknown: false, ignoresMerges: false,
             preTokenizer: .smolLM)
         try self.init(definition: definition)
     }
 
     init(definition: TokenizerDefinition) throws {
         let source = definition.source
-        // Vocabulary.
+        // Vocabulary: token bytes -> id (byte-exact, unlike String's canonical equivalence) and id -> token.
         var ids: [[UInt8]: Int] = [:]
         ids.reserveCapacity(definition.vocabulary.count + definition.addedTokens.count)
         var largestID = -1
@@ -82,7 +82,9 @@ public final class Tokenizer: Sendable {
             ids[Array(token.utf8)] = id
             largestID = max(largestID, id)
         }
-        for token in definition.addedTokens {
+        let vocabularyIDs = ids
+        let addedTokens = try Self.resolveIDs(of: definition, vocabularyIDs: vocabularyIDs)
+        for token in addedTokens {
             try Self.checkRange(token.id, of: token.content, in: source)
             largestID = max(largestID, token.id)
         }
@@ -103,18 +105,21 @@ public final class Tokenizer: Sendable {
             if let id = ids[Array(ByteLevel.encodedString(of: [UInt8(byte)]).utf8)] { byteTokens[byte] = Int32(id) }
         }
         var merges = MergeTable(capacity: definition.merges.count)
+        var key: [UInt8] = []  // reused lookup buffer: no allocation per merge
         for (rank, (left, right)) in definition.merges.enumerated() {
-            func id(of token: String) throws -> Int32 {
-                guard let id = ids[Array(token.utf8)] else {
+            func id(of parts: String...) throws -> Int32 {
+                key.removeAll(keepingCapacity: true)
+                for part in parts { key.append(contentsOf: part.utf8) }
+                guard let id = ids[key] else {
                     throw TokenizerError(
                         .inconsistentVocabulary,
-                        "\(source): merge #\(rank) (\"\(left) \(right)\") needs the token \"\(token)\", which is not in "
-                            + "the vocabulary; the vocabulary and merges do not belong together.")
+                        "\(source): merge #\(rank) (\"\(left) \(right)\") needs the token \"\(parts.joined())\", which "
+                            + "is not in the vocabulary; the vocabulary and merges do not belong together.")
                 }
                 return Int32(id)
             }
             merges.insert(
-                left: try id(of: left), right: try id(of: right), rank: UInt32(rank), merged: try id(of: left + right))
+                left: try id(of: left), right: try id(of: right), rank: UInt32(rank), merged: try id(of: left, right))
         }
         var unknownID: Int32?
         if let unknown = definition.unknownToken {
@@ -140,18 +145,10 @@ public final class Tokenizer: Sendable {
             wholeWords: wholeWords)
         preTokenizer = definition.preTokenizer
 
-        // Added tokens: they override the vocabulary in both directions.
-        var specialContents = Set<[UInt8]>()
+        // Added tokens override the vocabulary in both directions.
         var added: [Int: AddedToken] = [:]
-        let vocabularyIDs = ids
-        for token in definition.addedTokens where !token.content.isEmpty {
+        for token in addedTokens {
             let content = Array(token.content.utf8)
-            if let vocabularyID = vocabularyIDs[content], vocabularyID != token.id {
-                throw TokenizerError(
-                    .inconsistentVocabulary,
-                    "\(source): added token \"\(token.content)\" has id \(token.id), but the vocabulary gives it id "
-                        + "\(vocabularyID); an added token already in the vocabulary must keep its id.")
-            }
             if added[token.id] == nil, let existing = tokens[token.id], !existing.utf8.elementsEqual(content) {
                 throw TokenizerError(
                     .inconsistentVocabulary,
@@ -161,14 +158,59 @@ public final class Tokenizer: Sendable {
             ids[content] = token.id
             tokens[token.id] = token.content
             added[token.id] = token
-            if token.isSpecial { specialContents.insert(content) }
         }
-        addedTokens = added.values.sorted { $0.id < $1.id }
-        rawAddedTokens = AddedTokenMatcher(addedTokens.filter { !$0.isNormalized })
-        normalizedAddedTokens = AddedTokenMatcher(addedTokens.filter { $0.isNormalized })
+        // Special ids: every id whose token string is a special token's content (tokenizers checks the string).
+        var special = Set<Int>()
+        for token in addedTokens where token.isSpecial {
+            special.insert(token.id)
+            if let id = vocabularyIDs[Array(token.content.utf8)] { special.insert(id) }
+        }
+        self.addedTokens = added.values.sorted { $0.id < $1.id }
+        rawAddedTokens = AddedTokenMatcher(self.addedTokens.filter { !$0.isNormalized })
+        normalizedAddedTokens = AddedTokenMatcher(self.addedTokens.filter { $0.isNormalized })
         self.ids = ids
         self.tokens = tokens
-        tokenBytes = TokenBytes(tokens: tokens, specialContents: specialContents)
+        tokenBytes = TokenBytes(tokens: tokens, specialIDs: special)
+    }
+
+    /// The added tokens to install, without empty ones, with their ids checked.
+    private static func resolveIDs(
+        of definition: TokenizerDefinition, vocabularyIDs: [[UInt8]: Int]
+    ) throws -> [AddedToken] {
+        let source = definition.source
+        var resolved: [AddedToken] = []
+        var assigned: [[UInt8]: Int] = [:]
+        var nextID = definition.vocabulary.count  // tokenizers: model.get_vocab_size(), the number of entries
+        for (index, token) in definition.addedTokens.enumerated() where !token.content.isEmpty {
+            let content = Array(token.content.utf8)
+            switch definition.addedTokenIDs {
+            case .given:
+                if let vocabularyID = vocabularyIDs[content], vocabularyID != token.id {
+                    throw TokenizerError(
+                        .inconsistentVocabulary,
+                        "\(source): added token \"\(token.content)\" has id \(token.id), but the vocabulary gives it "
+                            + "id \(vocabularyID); an added token already in the vocabulary must keep its id.")
+                }
+            case .checkedAgainstTokenizers:
+                let id: Int
+                if let existing = assigned[content] ?? vocabularyIDs[content] {
+                    id = existing
+                } else {
+                    id = nextID
+                    nextID += 1
+                }
+                guard id == token.id else {
+                    throw TokenizerError(
+                        .inconsistentVocabulary,
+                        "\(source): added_tokens[\(index)] (\"\(token.content)\") says id \(token.id), but Hugging Face "
+                            + "tokenizers would load it as id \(id) (its vocabulary id, or the next id after the "
+                            + "vocabulary); fix the file's ids.")
+                }
+                assigned[content] = id
+            }
+            resolved.append(token)
+        }
+        return resolved
     }
 
     private static func checkRange(_ id: Int, of token: String, in source: String) throws {

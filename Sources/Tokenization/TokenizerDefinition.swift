@@ -12,7 +12,8 @@
 //   decoder            ByteLevel
 // Added-token ids follow tokenizers' `AddedVocabulary::add_tokens`: the vocabulary id when the content is in the
 // vocabulary, otherwise the next id from the vocabulary size. tokenizers ignores the file's `id` (it only warns);
-// here a file whose ids disagree with that rule is rejected, since a model would read the wrong embeddings.
+// here a file whose ids disagree with that rule is rejected (in `Tokenizer.init`), since a model would read the
+// wrong embeddings.
 
 import Foundation
 
@@ -24,8 +25,20 @@ struct TokenizerDefinition {
     var vocabulary: [(String, Int)]
     /// The merges, in rank order.
     var merges: [(String, String)]
-    /// Added tokens with their final ids, in the order they are added.
+    /// Added tokens in the order they are added (for tokenizer.json, the order of `added_tokens`).
     var addedTokens: [AddedToken]
+    /// Whether `addedTokens` carry their final ids, or ids that must equal the ones tokenizers assigns.
+    var addedTokenIDs: AddedTokenIDs
+
+    /// Where added-token ids come from.
+    enum AddedTokenIDs {
+        /// The ids are final (GGUF metadata).
+        case given
+        /// tokenizer.json: tokenizers ignores the file's ids and assigns its own (`AddedVocabulary::add_tokens`:
+        /// the vocabulary id when the content is in the vocabulary, else the next id from the vocabulary size);
+        /// a file whose ids differ is rejected.
+        case checkedAgainstTokenizers
+    }
     /// `model.unk_token`.
     var unknownToken: String?
     /// `model.fuse_unk`.
@@ -62,20 +75,24 @@ struct TokenizerDefinition {
 /// value, which would change a token such as "\u{FEFF}abc"; the escaped form survives. U+FEFF can only occur
 /// inside strings in JSON, so the rewrite never changes the document's meaning.
 func escapingByteOrderMarks(_ data: Data) -> Data {
-    let mark = Data([0xEF, 0xBB, 0xBF])
-    var data = data
-    if data.starts(with: mark) { data.removeFirst(mark.count) }
-    guard data.firstRange(of: mark) != nil else { return data }
-    var escaped = Data()
-    escaped.reserveCapacity(data.count + 64)
-    var rest = data[...]
-    while let range = rest.firstRange(of: mark) {
-        escaped += rest[..<range.lowerBound]
-        escaped += Data("\\ufeff".utf8)
-        rest = rest[range.upperBound...]
+    let bytes = [UInt8](data)
+    let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+    var escaped: [UInt8] = []
+    var copied = start  // bytes before this index are already in `escaped`
+    var index = start
+    while index + 2 < bytes.count {
+        if bytes[index] == 0xEF && bytes[index + 1] == 0xBB && bytes[index + 2] == 0xBF {
+            escaped += bytes[copied..<index]
+            escaped += Array("\\ufeff".utf8)
+            index += 3
+            copied = index
+        } else {
+            index += 1
+        }
     }
-    escaped += rest
-    return escaped
+    if copied == start { return start == 0 ? data : Data(bytes[start...]) }
+    escaped += bytes[copied...]
+    return Data(escaped)
 }
 
 /// Typed access to the JSON tree with errors that name the file and the key path.
@@ -135,10 +152,10 @@ private struct JSONFields {
         guard let mergesValue = model["merges"] else { throw malformed("model.merges", "is missing") }
         let merges = try parseMerges(try array(mergesValue, "model.merges"))
 
-        let addedTokens = try parseAddedTokens(top["added_tokens"], vocabulary: vocabulary)
+        let addedTokens = try parseAddedTokens(top["added_tokens"])
         return TokenizerDefinition(
             source: source, vocabulary: vocabulary, merges: merges, addedTokens: addedTokens,
-            unknownToken: unknownToken, fusesUnknown: fusesUnknown, ignoresMerges: ignoresMerges,
+            addedTokenIDs: .checkedAgainstTokenizers, unknownToken: unknownToken, fusesUnknown: fusesUnknown, ignoresMerges: ignoresMerges,
             preTokenizer: preTokenizer)
     }
 
@@ -166,45 +183,23 @@ private struct JSONFields {
         return merges
     }
 
-    /// Added tokens with the ids tokenizers gives them; throws when the file's ids disagree.
-    private func parseAddedTokens(_ value: Any?, vocabulary: [(String, Int)]) throws -> [AddedToken] {
+    /// The added tokens with the ids the file gives them (checked when the tokenizer is built).
+    private func parseAddedTokens(_ value: Any?) throws -> [AddedToken] {
         guard let value, !isNull(value) else { return [] }
-        var vocabularyIDs: [[UInt8]: Int] = [:]
-        for (token, id) in vocabulary { vocabularyIDs[Array(token.utf8)] = id }
-        var assigned: [[UInt8]: Int] = [:]
-        var nextID = vocabulary.count  // tokenizers: model.get_vocab_size(), the number of entries
         var tokens: [AddedToken] = []
         for (index, item) in try array(value, "added_tokens").enumerated() {
             let key = "added_tokens[\(index)]"
             let fields = try object(item, key)
             guard let contentValue = fields["content"] else { throw malformed(key + ".content", "is missing") }
-            let content = try string(contentValue, key + ".content")
             guard let idValue = fields["id"] else { throw malformed(key + ".id", "is missing") }
-            let fileID = try integer(idValue, key + ".id")
-            let isSpecial = try bool(fields["special"], key + ".special", default: false)
-            let token = AddedToken(
-                id: fileID, content: content, isSpecial: isSpecial,
-                isNormalized: try bool(fields["normalized"], key + ".normalized", default: true),
-                stripsLeft: try bool(fields["lstrip"], key + ".lstrip", default: false),
-                stripsRight: try bool(fields["rstrip"], key + ".rstrip", default: false),
-                isSingleWord: try bool(fields["single_word"], key + ".single_word", default: false))
-            if content.isEmpty { continue }  // tokenizers ignores empty added tokens
-            let bytes = Array(content.utf8)
-            let id: Int
-            if let existing = assigned[bytes] ?? vocabularyIDs[bytes] {
-                id = existing
-            } else {
-                id = nextID
-                nextID += 1
-            }
-            guard id == fileID else {
-                throw TokenizerError(
-                    .inconsistentVocabulary,
-                    "\(source): \(key) (\"\(content)\") says id \(fileID), but Hugging Face tokenizers would load it "
-                        + "as id \(id) (its vocabulary id, or the next id after the vocabulary); fix the file's ids.")
-            }
-            assigned[bytes] = id
-            tokens.append(token)
+            tokens.append(
+                AddedToken(
+                    id: try integer(idValue, key + ".id"), content: try string(contentValue, key + ".content"),
+                    isSpecial: try bool(fields["special"], key + ".special", default: false),
+                    isNormalized: try bool(fields["normalized"], key + ".normalized", default: true),
+                    stripsLeft: try bool(fields["lstrip"], key + ".lstrip", default: false),
+                    stripsRight: try bool(fields["rstrip"], key + ".rstrip", default: false),
+                    isSingleWord: try bool(fields["single_word"], key + ".single_word", default: false)))
         }
         return tokens
     }
