@@ -29,7 +29,9 @@ struct MergeTable: Sendable {
         mask = size - 1
     }
 
-    @inline(__always) private func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask }
+    @inline(__always) private func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
 
     /// Sets the merge of `left` and `right`; a later merge of the same pair replaces the earlier one (as tokenizers'
     /// HashMap does).
@@ -72,7 +74,9 @@ final class BytePairEncoder: Sendable {
     /// The cache is emptied when it holds this many words (tokenizers' DEFAULT_CACHE_CAPACITY).
     static let cacheCapacity = 10_000
 
-    init(byteTokens: [Int32], merges: MergeTable, unknownID: Int32?, fusesUnknown: Bool, wholeWords: [[UInt8]: Int32]?) {
+    init(
+        byteTokens: [Int32], merges: MergeTable, unknownID: Int32?, fusesUnknown: Bool, wholeWords: [[UInt8]: Int32]?
+    ) {
         self.byteTokens = byteTokens
         self.merges = merges
         self.unknownID = unknownID

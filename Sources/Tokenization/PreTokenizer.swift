@@ -39,7 +39,8 @@ struct PreTokenizer: Sendable {
 
     /// Appends the byte ranges of the pieces of `bytes[range]` to `pieces`, in order. `bytes` is valid UTF-8.
     func split(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, scratch: inout Scratch, into pieces: inout [Range<Int>]
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, scratch: inout Scratch,
+        into pieces: inout [Range<Int>]
     ) {
         guard !range.isEmpty else { return }
         decodeClasses(bytes, range, into: &scratch)
@@ -84,7 +85,8 @@ struct PreTokenizer: Sendable {
             var length = 1
             if lead >= 0xF0 {
                 length = 4
-                scalar = (lead & 0x07) << 18 | UInt32(bytes[index + 1] & 0x3F) << 12
+                scalar =
+                    (lead & 0x07) << 18 | UInt32(bytes[index + 1] & 0x3F) << 12
                     | UInt32(bytes[index + 2] & 0x3F) << 6 | UInt32(bytes[index + 3] & 0x3F)
             } else if lead >= 0xE0 {
                 length = 3

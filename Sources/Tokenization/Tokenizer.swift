@@ -66,8 +66,8 @@ public final class Tokenizer: Sendable {
         }
         let definition = TokenizerDefinition(
             source: source, vocabulary: vocabulary.enumerated().map { ($1, $0) }, merges: pairs,
-            addedTokens: addedTokens, addedTokenIDs: .given, unknownToken: nil, fusesUnknown: false, ignoresMerges: false,
-            preTokenizer: .smolLM)
+            addedTokens: addedTokens, addedTokenIDs: .given, unknownToken: nil, fusesUnknown: false,
+            ignoresMerges: false, preTokenizer: .smolLM)
         try self.init(definition: definition)
     }
 
@@ -133,7 +133,8 @@ public final class Tokenizer: Sendable {
         var wholeWords: [[UInt8]: Int32]?
         if definition.ignoresMerges {
             var words: [[UInt8]: Int32] = [:]
-            for (token, id) in definition.vocabulary where token.unicodeScalars.allSatisfy({
+            for (token, id) in definition.vocabulary
+            where token.unicodeScalars.allSatisfy({
                 $0.value < 512 && ByteLevel.byteOfScalar[Int($0.value)] >= 0
             }) {
                 words[ByteLevel.decodedBytes(of: token)] = Int32(id)
@@ -202,8 +203,8 @@ public final class Tokenizer: Sendable {
                 guard id == token.id else {
                     throw TokenizerError(
                         .inconsistentVocabulary,
-                        "\(source): added_tokens[\(index)] (\"\(token.content)\") says id \(token.id), but Hugging Face "
-                            + "tokenizers would load it as id \(id) (its vocabulary id, or the next id after the "
+                        "\(source): added_tokens[\(index)] (\"\(token.content)\") says id \(token.id), but Hugging "
+                            + "Face tokenizers would load it as id \(id) (its vocabulary id, or the next id after the "
                             + "vocabulary); fix the file's ids.")
                 }
                 assigned[content] = id

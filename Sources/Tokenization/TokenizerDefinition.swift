@@ -122,7 +122,8 @@ private struct JSONFields {
         }
         if let dropout = model["dropout"], !isNull(dropout) {
             guard let value = dropout as? Double, value == 0 else {
-                throw unsupported("model.dropout", "is \(describe(dropout)); BPE dropout (random merges) is not supported")
+                throw unsupported(
+                    "model.dropout", "is \(describe(dropout)); BPE dropout (random merges) is not supported")
             }
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
@@ -155,8 +156,8 @@ private struct JSONFields {
         let addedTokens = try parseAddedTokens(top["added_tokens"])
         return TokenizerDefinition(
             source: source, vocabulary: vocabulary, merges: merges, addedTokens: addedTokens,
-            addedTokenIDs: .checkedAgainstTokenizers, unknownToken: unknownToken, fusesUnknown: fusesUnknown, ignoresMerges: ignoresMerges,
-            preTokenizer: preTokenizer)
+            addedTokenIDs: .checkedAgainstTokenizers, unknownToken: unknownToken, fusesUnknown: fusesUnknown,
+            ignoresMerges: ignoresMerges, preTokenizer: preTokenizer)
     }
 
     // MARK: Sections
@@ -216,8 +217,8 @@ private struct JSONFields {
                 throw malformed("pre_tokenizer.pretokenizers", "is missing")
             }
             for (index, step) in try array(list, "pre_tokenizer.pretokenizers").enumerated() {
-                steps.append((try object(step, "pre_tokenizer.pretokenizers[\(index)]"),
-                              "pre_tokenizer.pretokenizers[\(index)]"))
+                let key = "pre_tokenizer.pretokenizers[\(index)]"
+                steps.append((try object(step, key), key))
             }
         } else {
             steps = [(fields, "pre_tokenizer")]
@@ -324,6 +325,7 @@ private struct JSONFields {
     private func unsupported(_ key: String, _ problem: String) -> TokenizerError {
         TokenizerError(
             .unsupportedConfiguration,
-            "\(source): key `\(key)` \(problem). Vigil's tokenizer handles byte-level BPE (GPT-2 / SmolLM2 style) only.")
+            "\(source): key `\(key)` \(problem). Vigil's tokenizer handles byte-level BPE (GPT-2 / SmolLM2 style) "
+                + "only.")
     }
 }

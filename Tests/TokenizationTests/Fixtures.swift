@@ -21,7 +21,9 @@ enum Fixtures {
     static let smolVLM: Result<Tokenizer, any Error> = Result { try Tokenizer(contentsOf: tokenizerURL) }
 
     /// The goldens, or the error loading them.
-    static let goldens: Result<Goldens, any Error> = Result { try Goldens(contentsOf: directory.appendingPathComponent("goldens.json")) }
+    static let goldens: Result<Goldens, any Error> = Result {
+        try Goldens(contentsOf: directory.appendingPathComponent("goldens.json"))
+    }
 }
 
 /// goldens.json: encode cases (text -> ids, decoded text) and decode cases (ids -> text).
@@ -53,7 +55,8 @@ struct Goldens {
             encode.append(
                 EncodeCase(
                     category: try #require(row[0] as? String), text: text, ids: try #require(row[2] as? [Int]),
-                    decoded: decoded, decodedSkippingSpecial: row.count > 4 ? try #require(row[4] as? String) : decoded))
+                    decoded: decoded, decodedSkippingSpecial: row.count > 4 ? try #require(row[4] as? String) : decoded)
+            )
         }
         for row in try #require(root["decode"] as? [[Any]]) {
             decode.append(
@@ -69,5 +72,7 @@ func sameScalars(_ a: String, _ b: String) -> Bool { a.unicodeScalars.elementsEq
 
 /// A readable, escaped rendering of a string for failure messages.
 func escaped(_ text: String) -> String {
-    text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
+    text.unicodeScalars.map {
+        $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? String($0) : "\\u{\(String($0.value, radix: 16))}"
+    }.joined()
 }

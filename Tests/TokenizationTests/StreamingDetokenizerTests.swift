@@ -61,7 +61,8 @@ import Testing
             checked += 1
             let (streamed, problems) = stream(tokenizer, golden.ids)
             if !problems.isEmpty || !sameScalars(streamed, golden.decoded) {
-                failures.append("[\(golden.category)] \(escaped(golden.text)): \(problems.first ?? "final text differs")")
+                failures.append(
+                    "[\(golden.category)] \(escaped(golden.text)): \(problems.first ?? "final text differs")")
             }
         }
         #expect(checked > 5_000)

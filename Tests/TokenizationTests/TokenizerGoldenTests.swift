@@ -22,7 +22,9 @@ import Testing
                 failures.append("[\(golden.category)] \"\(escaped(golden.text))\": got \(ids), expected \(golden.ids)")
             }
         }
-        #expect(failures.isEmpty, "\(failures.count) of \(goldens.encode.count) differ:\n\(failures.prefix(15).joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(goldens.encode.count) differ:\n\(failures.prefix(15).joined(separator: "\n"))")
     }
 
     @Test func decodesEveryGoldenEncoding() throws {
@@ -33,7 +35,8 @@ import Testing
             let decoded = tokenizer.decode(golden.ids)
             let skipped = tokenizer.decode(golden.ids, skipSpecialTokens: true)
             if !sameScalars(decoded, golden.decoded) || !sameScalars(skipped, golden.decodedSkippingSpecial) {
-                failures.append("[\(golden.category)] \(golden.ids): got \"\(escaped(decoded))\" / \"\(escaped(skipped))\"")
+                failures.append(
+                    "[\(golden.category)] \(golden.ids): got \"\(escaped(decoded))\" / \"\(escaped(skipped))\"")
             }
         }
         #expect(failures.isEmpty, "\(failures.count) differ:\n\(failures.prefix(15).joined(separator: "\n"))")

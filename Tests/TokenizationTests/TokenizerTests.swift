@@ -23,9 +23,11 @@ import VigilCore
 
     @Test func encodesTheThreeFrameVideoPromptOfTheBrief() throws {
         let tokenizer = try Fixtures.smolVLM.get()
-        let image = "<fake_token_around_image><global-img>" + String(repeating: "<image>", count: 64)
+        let image =
+            "<fake_token_around_image><global-img>" + String(repeating: "<image>", count: 64)
             + "<fake_token_around_image>"
-        var prompt = "<|im_start|>User: You are provided the following series of three frames from a 0:00:03 "
+        var prompt =
+            "<|im_start|>User: You are provided the following series of three frames from a 0:00:03 "
             + "[H:MM:SS] video.\n"
         for time in ["00:00", "00:01", "00:02"] { prompt += "\nFrame from \(time):" + image }
         prompt += "\n\nDescribe this video.<end_of_utterance>\nAssistant:"
