@@ -2,12 +2,13 @@
 // SmolLM2's / SmolVLM2's in particular (see docs: ../shared/briefs/smolvlm.md sections 6-7).
 //
 // Encoding, as tokenizers' `TokenizerImpl::encode` does it with no normalizer and no post-processor:
-//   1. added tokens are cut out of the text (AddedToken.swift), verbatim, leftmost-longest;
+//   1. added tokens are cut out of the text (AddedTokenMatcher.swift), verbatim, leftmost-longest;
 //   2. the text between them is pre-tokenized: Digits, then the GPT-2 regex (PreTokenizer.swift);
 //   3. each piece becomes bytes -> byte tokens -> BPE merges by rank (BytePairEncoder.swift).
-// Decoding is the ByteLevel decoder: token strings -> bytes -> lossy UTF-8 (StreamingDetokenizer.swift).
+// Decoding is the ByteLevel decoder: token strings -> bytes (TokenBytes.swift) -> lossy UTF-8 (UTF8Repairer.swift),
+// in one go or streamed (StreamingDetokenizer.swift).
 //
-// Loaded from tokenizer.json (Tokenizer+JSON.swift) or from GGUF metadata (`init(vocabulary:merges:addedTokens:)`).
+// Loaded from tokenizer.json (TokenizerDefinition.swift) or from GGUF metadata (here and Tokenizer+GGUF.swift).
 
 import Foundation
 
@@ -55,14 +56,14 @@ public final class Tokenizer: Sendable {
         var pairs: [(String, String)] = []
         pairs.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
-            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            let parts = splitMerge(merge)
             guard parts.count == 2 else {
                 throw TokenizerError(
                     .malformedFile,
                     "\(source): merge #\(rank) (\"\(merge)\") in tokenizer.ggml.merges is not two tokens separated by "
                         + "one space; check that the GGUF file is a GPT-2-style BPE model.")
             }
-            pairs.append((String(parts[0]), String(parts[1])))
+            pairs.append((parts[0], parts[1]))
         }
         let definition = TokenizerDefinition(
             source: source, vocabulary: vocabulary.enumerated().map { ($1, $0) }, merges: pairs,
@@ -292,4 +293,9 @@ public final class Tokenizer: Sendable {
 
     /// Whether `id` is a special added token (skipped by `decode(_:skipSpecialTokens: true)`).
     public func isSpecial(_ id: Int) -> Bool { tokenBytes.isSpecial(id) }
+}
+
+/// The parts of a merge line "left right", split at each U+0020 byte like tokenizers' `line.split(' ')`.
+func splitMerge(_ line: String) -> [String] {
+    line.utf8.split(separator: 0x20, omittingEmptySubsequences: false).map { String(Substring($0)) }
 }

@@ -170,11 +170,11 @@ private struct JSONFields {
             if let line = item as? String {
                 // The legacy "a b" form; tokenizers skips "#version" lines (from merges.txt files).
                 if line.hasPrefix("#version") { continue }
-                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                let parts = splitMerge(line)
                 guard parts.count == 2 else {
                     throw malformed(key, "is \(describe(line)), not two tokens separated by one space")
                 }
-                merges.append((String(parts[0]), String(parts[1])))
+                merges.append((parts[0], parts[1]))
             } else if let pair = item as? [Any], pair.count == 2 {
                 merges.append((try string(pair[0], key + "[0]"), try string(pair[1], key + "[1]")))
             } else {
