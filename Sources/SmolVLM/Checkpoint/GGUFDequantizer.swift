@@ -1,9 +1,10 @@
 // Dequantisation of ggml tensor data to f32 (ggml-quants.c `dequantize_row_q4_0`, `_q4_1`, `_q8_0`; gguf-py
 // quants.py, which transformers uses and which the goldens come from). Block formats, 32 elements per block:
 //
-//   Q8_0  (34 bytes)  f16 d | i8 q[32]                  x[j] = q[j] · d
-//   Q4_0  (18 bytes)  f16 d | u8 qs[16]                 x[j] = ((qs[j] & 0xF) − 8) · d,  x[j+16] = ((qs[j] >> 4) − 8) · d
-//   Q4_1  (20 bytes)  f16 d | f16 m | u8 qs[16]         x[j] = (qs[j] & 0xF) · d + m,    x[j+16] = (qs[j] >> 4) · d + m
+//   Q8_0  (34 bytes)  f16 d | i8 q[32]            x[j] = q[j] · d
+//   Q4_0  (18 bytes)  f16 d | u8 qs[16]           x[j] = ((qs[j] & 0xF) − 8) · d,  x[j+16] = ((qs[j] >> 4) − 8) · d
+//   Q4_1  (20 bytes)  f16 d | f16 m | u8 qs[16]   x[j] = (qs[j] & 0xF) · d + m,    x[j+16] = (qs[j] >> 4) · d + m
+// (j < 16 in the Q4 formulas)
 //
 // so the low nibbles are the first 16 elements of a block and the high nibbles the last 16. `· d + m` is two
 // roundings (multiply, then add), as in gguf-py, never a fused multiply-add: the results are bit-identical to the

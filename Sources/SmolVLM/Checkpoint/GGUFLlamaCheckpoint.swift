@@ -32,7 +32,13 @@ import Kernels
 public struct GGUFLlamaCheckpoint: Sendable {
     /// llama.cpp token types (`tokenizer.ggml.token_type`, llama.cpp `llama_token_type`).
     public enum TokenType: Int, Sendable {
-        case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        case undefined = 0
+        case normal = 1
+        case unknown = 2
+        case control = 3
+        case userDefined = 4
+        case unused = 5
+        case byte = 6
     }
 
     /// The file the checkpoint came from.
@@ -78,8 +84,8 @@ public struct GGUFLlamaCheckpoint: Sendable {
         guard architecture == Self.architecture else {
             throw GGUFError(
                 .unsupportedArchitecture, path: path,
-                "the model's architecture is '\(architecture)' (general.architecture); Vigil loads '\(Self.architecture)' "
-                    + "GGUF models (such as SmolLM2) only")
+                "the model's architecture is '\(architecture)' (general.architecture); Vigil loads "
+                    + "'\(Self.architecture)' GGUF models (such as SmolLM2) only")
         }
 
         // Tokenizer.
@@ -92,7 +98,8 @@ public struct GGUFLlamaCheckpoint: Sendable {
             guard rawTypes.count == tokenCount else {
                 throw GGUFError(
                     .invalidValue, path: path,
-                    "tokenizer.ggml.token_type has \(rawTypes.count) entries for \(tokenCount) tokens; the file is damaged")
+                    "tokenizer.ggml.token_type has \(rawTypes.count) entries for \(tokenCount) tokens; "
+                        + "the file is damaged")
             }
             tokenizerTokenTypes = rawTypes.map { TokenType(rawValue: $0) ?? .undefined }
         } else {
