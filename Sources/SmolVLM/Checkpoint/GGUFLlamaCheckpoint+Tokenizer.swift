@@ -12,7 +12,7 @@ extension GGUFLlamaCheckpoint {
     public static let supportedPreTokenizers: Set<String> = ["smollm"]
 
     /// A tokenizer for this checkpoint's vocabulary, merges and control tokens.
-    func makeTokenizer() throws -> Tokenizer {
+    public func makeTokenizer() throws -> Tokenizer {
         guard tokenizerModel == "gpt2", let pre = tokenizerPreTokenizer, Self.supportedPreTokenizers.contains(pre)
         else {
             throw GGUFError(
