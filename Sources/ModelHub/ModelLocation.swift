@@ -34,7 +34,7 @@ public enum ModelLocation: Sendable, Equatable {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { return .folder(url) }
+            if isDirectory.boolValue { return .folder(URL(fileURLWithPath: url.path, isDirectory: true)) }
             if url.pathExtension.lowercased() == "gguf" { return .ggufFile(url) }
             throw HubError(
                 .invalidInput,
