@@ -11,7 +11,14 @@
 //   so a download can resume from exactly what was written.
 // - libcurl asks for gzip/br/zstd and decodes them unless `Accept-Encoding: identity` is sent; the hub client
 //   sends identity (as huggingface_hub does) so sizes and ranges refer to the file's bytes.
-// Bodies are streamed to a sink on the session's serial delegate queue, never buffered whole.
+// - Cancelling a task (URLSessionTask.cancel, even invalidateAndCancel) does not stop a transfer whose data keeps
+//   arriving: the task reports `.canceling`, yet the delegate goes on receiving data and the task then completes
+//   without error (seen with a fast loopback peer; corelibs queues the cancellation behind the transfer). So a
+//   cancelled request is finished here at once with CancellationError and detached: its sink is never called
+//   again, and whatever the abandoned transfer still delivers is dropped.
+// Bodies are streamed to a sink on the session's serial delegate queue, never buffered whole. Each exchange has a
+// lock held while its sink runs, so once a request has been finished (cancelled, failed) no sink call is running or
+// will run, and the caller may close the file the sink was writing.
 
 import Foundation
 import Synchronization
@@ -20,28 +27,40 @@ import Synchronization
     import FoundationNetworking
 #endif
 
-/// Receives one chunk of a response body (on the delegate queue, in order). Throwing cancels the transfer.
+/// Receives one chunk of a response body (on the delegate queue, in order). Throwing ends the request.
 typealias BodySink = @Sendable (Data) throws -> Void
 
 /// One URLSession whose requests never follow redirects and stream their bodies to a sink.
 final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    // @unchecked: `session` is set once in init; all mutable state is in `exchanges` (a Mutex), and each exchange
-    // is touched only from the serial delegate queue until its continuation is resumed.
+    // @unchecked: `session` is set once in init and only read afterwards; all other state is behind Mutexes.
 
     /// The state of one request in flight.
-    private final class Exchange: @unchecked Sendable {
-        let continuation: CheckedContinuation<HTTPURLResponse, any Error>
+    private final class Exchange: Sendable {
+        struct State {
+            /// Nil once the request has been finished (answered, failed or cancelled).
+            var continuation: CheckedContinuation<HTTPURLResponse, any Error>?
+            var sink: BodySink?
+            var response: HTTPURLResponse?
+        }
+
+        let state: Mutex<State>
         let chooseSink: @Sendable (HTTPURLResponse) -> BodySink?
-        var sink: BodySink?
-        var response: HTTPURLResponse?
-        var sinkError: (any Error)?
 
         init(
             continuation: CheckedContinuation<HTTPURLResponse, any Error>,
             chooseSink: @escaping @Sendable (HTTPURLResponse) -> BodySink?
         ) {
-            self.continuation = continuation
+            self.state = Mutex(State(continuation: continuation))
             self.chooseSink = chooseSink
+        }
+
+        /// Ends the request with `result` unless it has ended already; no sink call runs after this returns.
+        func finish(_ result: Result<HTTPURLResponse, any Error>) {
+            let continuation = state.withLock { state in
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume(with: result)
         }
     }
 
@@ -69,26 +88,33 @@ final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable
 
     /// Sends `request` without following redirects. When the response head arrives, `chooseSink` picks where its
     /// body goes (nil: discarded). Returns the response once the body has been delivered; throws the transport's
-    /// error (a URLError), the sink's error, or CancellationError when the task is cancelled.
+    /// error (NSURLErrorDomain), the sink's error, or CancellationError when the calling task is cancelled.
     func send(
         _ request: URLRequest, chooseSink: @escaping @Sendable (HTTPURLResponse) -> BodySink? = { _ in nil }
     ) async throws -> HTTPURLResponse {
         try Task.checkCancellation()
-        let task = session.dataTask(with: request)
-        let box = TaskBox(task)
-        do {
-            return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    let exchange = Exchange(continuation: continuation, chooseSink: chooseSink)
-                    exchanges.withLock { $0[box.task.taskIdentifier] = exchange }
+        let box = TaskBox(session.dataTask(with: request))
+        let id = box.task.taskIdentifier
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let exchange = Exchange(continuation: continuation, chooseSink: chooseSink)
+                exchanges.withLock { $0[id] = exchange }
+                if Task.isCancelled {
+                    abandon(id, box.task)
+                } else {
                     box.task.resume()
                 }
-            } onCancel: {
-                box.task.cancel()
             }
-        } catch where Task.isCancelled {
-            throw CancellationError()
+        } onCancel: {
+            abandon(id, box.task)
         }
+    }
+
+    /// Finishes request `id` with CancellationError and detaches it from its task.
+    private func abandon(_ id: Int, _ task: URLSessionDataTask) {
+        let exchange = exchanges.withLock { $0.removeValue(forKey: id) }
+        exchange?.finish(.failure(CancellationError()))
+        task.cancel()
     }
 
     /// Sends `request` and returns the response with its whole body (at most `limit` bytes).
@@ -114,34 +140,41 @@ final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable
         if let exchange = exchanges.withLock({ $0[dataTask.taskIdentifier] }),
             let http = response as? HTTPURLResponse
         {
-            exchange.response = http
-            exchange.sink = exchange.chooseSink(http)
+            let sink = exchange.chooseSink(http)
+            exchange.state.withLock { state in
+                state.response = http
+                state.sink = sink
+            }
         }
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard let exchange = exchanges.withLock({ $0[dataTask.taskIdentifier] }), exchange.sinkError == nil,
-            let sink = exchange.sink
-        else { return }
-        do {
-            try sink(data)
-        } catch {
-            exchange.sinkError = error
+        guard let exchange = exchanges.withLock({ $0[dataTask.taskIdentifier] }) else { return }
+        let failure: (any Error)? = exchange.state.withLock { state in
+            guard state.continuation != nil, let sink = state.sink else { return nil }
+            do {
+                try sink(data)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure {
+            exchanges.withLock { _ = $0.removeValue(forKey: dataTask.taskIdentifier) }
+            exchange.finish(.failure(failure))
             dataTask.cancel()
         }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         guard let exchange = exchanges.withLock({ $0.removeValue(forKey: task.taskIdentifier) }) else { return }
-        if let sinkError = exchange.sinkError {
-            exchange.continuation.resume(throwing: sinkError)
-        } else if let error {
-            exchange.continuation.resume(throwing: error)
-        } else if let response = exchange.response ?? task.response as? HTTPURLResponse {
-            exchange.continuation.resume(returning: response)
+        if let error {
+            exchange.finish(.failure(error))
+        } else if let response = exchange.state.withLock({ $0.response }) ?? task.response as? HTTPURLResponse {
+            exchange.finish(.success(response))
         } else {
-            exchange.continuation.resume(throwing: URLError(.badServerResponse))
+            exchange.finish(.failure(URLError(.badServerResponse)))
         }
     }
 }
@@ -154,7 +187,7 @@ private struct TaskBox: @unchecked Sendable {
 
 /// Collects a small body in memory, refusing more than `limit` bytes.
 private final class Collector: @unchecked Sendable {
-    // @unchecked: appended to on the serial delegate queue only; read after the request has completed.
+    // @unchecked: appended to under the exchange's lock only; read after the request has finished.
     private(set) var data = Data()
     let limit: Int
     let url: URL?

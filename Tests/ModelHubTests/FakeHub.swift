@@ -9,7 +9,8 @@
 //           gated repo: 403 GatedRepo; unknown revision: 404 RevisionNotFound; unknown file: 404 EntryNotFound
 //         GET /api/models/{org}/{name}/revision/{revision} → {"id", "sha", "siblings": [{"rfilename"}]}
 //   cdn:  GET /blobs/{sha256}?sig=… with Range support (206, 416); optionally cuts the first full transfer short,
-//         corrupts bytes, or holds the transfer until a condition is met (to make two downloaders overlap).
+//         corrupts bytes, or holds the transfer until a condition is met (to make two downloaders overlap, or to
+//         cancel a download in flight).
 
 import Foundation
 import Synchronization
@@ -25,20 +26,18 @@ final class FakeHub: Sendable {
         var data: Data
         /// Stored in LFS: served through a redirect to the CDN port, etag = SHA-256.
         var lfs: Bool
+        /// The etag the hub announces (normalized): the SHA-256 for LFS files, a git-like 40-hex id otherwise.
+        let etag: String
 
         init(_ path: String, _ data: Data, lfs: Bool = false) {
             self.path = path
             self.data = data
             self.lfs = lfs
+            etag = lfs ? sha256Hex(data) : String(sha256Hex(Data("blob \(data.count)\0".utf8) + data).prefix(40))
         }
 
         init(_ path: String, text: String) {
             self.init(path, Data(text.utf8))
-        }
-
-        /// The etag the hub announces (normalized): the SHA-256 for LFS files, a git-like 40-hex id otherwise.
-        var etag: String {
-            lfs ? sha256Hex(data) : String(sha256Hex(Data("blob \(data.count)\0".utf8) + data).prefix(40))
         }
     }
 
@@ -77,6 +76,8 @@ final class FakeHub: Sendable {
         var viaResolveCache: Set<String> = []
         /// Hold each CDN transfer until this many HEADs of the same file reached the hub (at most 10 s).
         var holdTransfersUntilHeads = 0
+        /// Hold each CDN transfer while this is true (at most 10 s).
+        var holdTransfers = false
     }
 
     let hub: LoopbackHTTPServer
@@ -237,10 +238,9 @@ final class FakeHub: Sendable {
             let file = repos.lazy.flatMap(\.files).first(where: { $0.lfs && $0.etag == segments[1] })
         else { return .text("NoSuchKey", status: 404) }
         let options = self.options
-        if options.holdTransfersUntilHeads > 0 {
-            let deadline = Date().addingTimeInterval(10)
-            while heads(of: file.path) < options.holdTransfersUntilHeads && Date() < deadline { usleep(5000) }
-        }
+        let deadline = Date().addingTimeInterval(10)
+        while heads(of: file.path) < options.holdTransfersUntilHeads && Date() < deadline { usleep(5000) }
+        while self.options.holdTransfers && Date() < deadline { usleep(5000) }
         var data = file.data
         if options.corrupt.contains(file.etag) { data[data.count / 2] ^= 0xFF }
         if let range = request.header("Range") {
