@@ -111,7 +111,8 @@ struct BlobDownloader: Sendable {
                 guard failures < Self.maxAttempts else {
                     throw HubError(
                         .network,
-                        error.message + " (gave up after \(failures) attempts; the \(ByteFormat.string(partial.length)) "
+                        error.message
+                            + " (gave up after \(failures) attempts; the \(ByteFormat.string(partial.length)) "
                             + "downloaded so far are kept in \(partial.url.path) and resume next time)",
                         underlying: error.underlying)
                 }

@@ -34,7 +34,8 @@ final class FileLock: Sendable {
         }
         let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw HubError(.fileSystem, "cannot open lock file \(file.path)", underlying: String(cString: strerror(errno)))
+            throw HubError(
+                .fileSystem, "cannot open lock file \(file.path)", underlying: String(cString: strerror(errno)))
         }
         var waited = false
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -48,7 +48,8 @@ extension HubCache {
                 let size = Self.fileSize(blobs.appendingPathComponent(blob)) ?? 0
                 if blob.hasSuffix(".incomplete") { incomplete += size } else { complete += size }
             }
-            let snapshots = ((try? manager.contentsOfDirectory(atPath: folder.appendingPathComponent("snapshots").path))
+            let snapshots =
+                ((try? manager.contentsOfDirectory(atPath: folder.appendingPathComponent("snapshots").path))
                 ?? []).filter { !$0.hasPrefix(".") }.sorted()
             models.append(
                 CachedModel(

@@ -323,7 +323,6 @@ struct HubClient: Sendable {
     }
 }
 
-
 extension Error {
     /// Whether this is URLSession failing (no connection, timeout, transfer cut short) rather than an answer.
     /// On Linux these arrive as NSError in NSURLErrorDomain, which does not bridge to URLError.

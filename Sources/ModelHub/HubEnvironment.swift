@@ -60,8 +60,12 @@ public struct HubEnvironment: Sendable {
             return URL(fileURLWithPath: text).standardizedFileURL
         }
 
-        let hfHome = value("HF_HOME").map(path) ?? path(value("XDG_CACHE_HOME") ?? "~/.cache")
-            .appendingPathComponent("huggingface")
+        let hfHome: URL
+        if let text = value("HF_HOME") {
+            hfHome = path(text)
+        } else {
+            hfHome = path(value("XDG_CACHE_HOME") ?? "~/.cache").appendingPathComponent("huggingface")
+        }
         let cacheRoot =
             cacheDirectory.map(path) ?? value("HF_HUB_CACHE").map(path) ?? value("HUGGINGFACE_HUB_CACHE").map(path)
             ?? hfHome.appendingPathComponent("hub")

@@ -24,7 +24,8 @@ public enum ModelLocation: Sendable, Equatable {
         currentDirectory: String = FileManager.default.currentDirectoryPath
     ) throws(HubError) -> ModelLocation {
         guard !text.isEmpty else {
-            throw HubError(.invalidInput, "the model is empty: give a model folder, a .gguf file or a hub id (org/name)")
+            throw HubError(
+                .invalidInput, "the model is empty: give a model folder, a .gguf file or a hub id (org/name)")
         }
         var path = text
         if path == "~" || path.hasPrefix("~/") {
@@ -44,7 +45,8 @@ public enum ModelLocation: Sendable, Equatable {
             try validate(revision: revision)
             return .hub(repo: text, revision: revision)
         }
-        let looksLikePath = text.hasPrefix("/") || text.hasPrefix(".") || text.hasPrefix("~")
+        let looksLikePath =
+            text.hasPrefix("/") || text.hasPrefix(".") || text.hasPrefix("~")
             || text.lowercased().hasSuffix(".gguf")
         if looksLikePath {
             throw HubError(.missingLocalFile, "model path '\(url.path)' does not exist: check the path")

@@ -79,7 +79,8 @@ public struct ModelResolver: Sendable {
         for file in required + optional { try Self.validate(file: file) }
         switch location {
         case .folder(let folder):
-            for file in required where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path) {
+            for file in required where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path)
+            {
                 throw HubError(
                     .missingLocalFile,
                     "model folder \(folder.path) has no \(file): check the folder, or give a hub id instead")
@@ -149,7 +150,8 @@ public struct ModelResolver: Sendable {
         let client = HubClient(environment: environment, transport: transport)
         let (commit, all) = try await client.modelInfo(repo: repo, revision: revision)
         let files = all.filter { file in
-            (include.isEmpty || include.contains { Self.matches($0, file) }) && !exclude.contains { Self.matches($0, file) }
+            (include.isEmpty || include.contains { Self.matches($0, file) })
+                && !exclude.contains { Self.matches($0, file) }
         }
         guard !files.isEmpty else {
             throw HubError(

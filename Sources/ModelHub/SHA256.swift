@@ -60,7 +60,9 @@ struct SHA256: Sendable {
         var tail: [UInt8] = [0x80]
         let used = (pending.count + 1) % 64
         tail += [UInt8](repeating: 0, count: used <= 56 ? 56 - used : 120 - used)
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitCount >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            tail.append(UInt8(truncatingIfNeeded: bitCount >> UInt64(shift)))
+        }
         let savedCount = copy.byteCount
         copy.update(tail)
         copy.byteCount = savedCount
@@ -68,8 +70,10 @@ struct SHA256: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for word in [copy.h.0, copy.h.1, copy.h.2, copy.h.3, copy.h.4, copy.h.5, copy.h.6, copy.h.7] {
-            out += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8),
-                    UInt8(truncatingIfNeeded: word)]
+            out += [
+                UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8),
+                UInt8(truncatingIfNeeded: word),
+            ]
         }
         return out
     }
@@ -91,7 +95,8 @@ struct SHA256: Sendable {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             Self.k.withUnsafeBufferPointer { k in
                 let base = data.baseAddress!
-                let w = w.baseAddress!, k = k.baseAddress!
+                let w = w.baseAddress!
+                let k = k.baseAddress!
                 // `while` loops, not `for ... in` ranges: a debug build runs them several times faster.
                 var block = 0
                 while block < blockCount {
@@ -104,13 +109,21 @@ struct SHA256: Sendable {
                         t &+= 1
                     }
                     while t < 64 {
-                        let a = w[t &- 15], b = w[t &- 2]
+                        let a = w[t &- 15]
+                        let b = w[t &- 2]
                         let s0 = ((a &>> 7) | (a &<< 25)) ^ ((a &>> 18) | (a &<< 14)) ^ (a &>> 3)
                         let s1 = ((b &>> 17) | (b &<< 15)) ^ ((b &>> 19) | (b &<< 13)) ^ (b &>> 10)
                         w[t] = w[t &- 16] &+ s0 &+ w[t &- 7] &+ s1
                         t &+= 1
                     }
-                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+                    var a = h0
+                    var b = h1
+                    var c = h2
+                    var d = h3
+                    var e = h4
+                    var f = h5
+                    var g = h6
+                    var hh = h7
                     t = 0
                     while t < 64 {
                         let s1 = ((e &>> 6) | (e &<< 26)) ^ ((e &>> 11) | (e &<< 21)) ^ ((e &>> 25) | (e &<< 7))

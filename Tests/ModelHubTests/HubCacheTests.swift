@@ -63,7 +63,9 @@ import Testing
         #expect(models.count == 1)
         let model = try #require(models.first)
         #expect(model.repo == Self.repo)
-        #expect(model.sizeBytes == Int64("{\"model_type\":\"idefics3\"}".utf8.count + "{\"version\":\"1.0\"}".utf8.count + 5))
+        #expect(
+            model.sizeBytes
+                == Int64("{\"model_type\":\"idefics3\"}".utf8.count + "{\"version\":\"1.0\"}".utf8.count + 5))
         #expect(model.incompleteBytes == 100)
         #expect(model.refs.map(\.name) == ["main"])
         #expect(model.refs.map(\.commit) == [Self.commit])
@@ -84,7 +86,8 @@ import Testing
             .hub(repo: Self.repo, revision: "main"), required: ["config.json", "tokenizer.json"],
             optional: ["generation_config.json"])
         #expect(folder.lastPathComponent == Self.commit)
-        #expect(try String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8).contains("idefics3"))
+        #expect(
+            try String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8).contains("idefics3"))
         #expect(treeListing(temp.url) == before, "offline resolution must not write to the cache")
 
         let error = await expectHubError(.notCached) {
@@ -103,10 +106,12 @@ import Testing
         try cache.link(repo: Self.repo, commit: Self.commit, file: "config.json", etag: "e3")
         let snapshot = cache.snapshotFolder(repo: Self.repo, commit: Self.commit)
         let manager = FileManager.default
-        #expect(try manager.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("config.json").path)
-            == "../../blobs/e3")
-        #expect(try manager.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("onnx/model.onnx").path)
-            == "../../../blobs/e2")
+        #expect(
+            try manager.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("config.json").path)
+                == "../../blobs/e3")
+        #expect(
+            try manager.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent("onnx/model.onnx").path)
+                == "../../../blobs/e2")
         #expect(try manager.contentsOfDirectory(atPath: snapshot.path).sorted() == ["config.json", "onnx"])
     }
 
@@ -175,18 +180,22 @@ import Testing
         let base = URL(string: "https://huggingface.co/org/name/resolve/main/config.json")!
         #expect(HubClient.origin(base) == HubClient.origin(URL(string: "https://HuggingFace.co:443/x")!))
         #expect(HubClient.origin(base) != HubClient.origin(URL(string: "https://cdn-lfs.huggingface.co/x")!))
-        #expect(HubClient.origin(URL(string: "http://127.0.0.1:1000")!)
-            != HubClient.origin(URL(string: "http://127.0.0.1:1001")!))
+        #expect(
+            HubClient.origin(URL(string: "http://127.0.0.1:1000")!)
+                != HubClient.origin(URL(string: "http://127.0.0.1:1001")!))
         let response = try #require(
-            HTTPURLResponse(url: base, statusCode: 307, httpVersion: "HTTP/1.1", headerFields: ["Location": "/api/x?y=1"]))
-        #expect(HubClient.redirectTarget(of: response, from: base)?.absoluteString == "https://huggingface.co/api/x?y=1")
+            HTTPURLResponse(
+                url: base, statusCode: 307, httpVersion: "HTTP/1.1", headerFields: ["Location": "/api/x?y=1"]))
+        #expect(
+            HubClient.redirectTarget(of: response, from: base)?.absoluteString == "https://huggingface.co/api/x?y=1")
     }
 
     @Test func contentRangeStart() throws {
         let url = URL(string: "http://h/x")!
         let response = try #require(
             HTTPURLResponse(
-                url: url, statusCode: 206, httpVersion: "HTTP/1.1", headerFields: ["Content-Range": "bytes 500-999/1000"]))
+                url: url, statusCode: 206, httpVersion: "HTTP/1.1",
+                headerFields: ["Content-Range": "bytes 500-999/1000"]))
         #expect(BlobDownloader.rangeStart(response) == 500)
     }
 

@@ -36,8 +36,9 @@ import Testing
             environment: ["HOME": "/h", "HF_ENDPOINT": "http://127.0.0.1:9/mirror/", "HF_TOKEN": "hf_x"])
         #expect(environment.endpoint.absoluteString == "http://127.0.0.1:9/mirror")
         #expect(environment.token == "hf_x")
-        #expect(try HubEnvironment.fromProcess(environment: ["HOME": "/h"]).endpoint.absoluteString
-            == "https://huggingface.co")
+        #expect(
+            try HubEnvironment.fromProcess(environment: ["HOME": "/h"]).endpoint.absoluteString
+                == "https://huggingface.co")
         _ = try #require(throws: HubError.self) {
             try HubEnvironment.fromProcess(environment: ["HOME": "/h", "HF_ENDPOINT": "ftp://x"])
         }

@@ -47,10 +47,11 @@ import Testing
             let file = repo.file(path)!
             entries.append("F .locks/\(folder)/\(file.etag).lock 0 \(empty)")
             entries.append("F \(folder)/blobs/\(file.etag) \(file.data.count) \(sha256Hex(file.data))")
-            let depth = path.split(separator: "/").count + 1
-            entries.append(
-                "L \(folder)/snapshots/\(repo.commit)/\(path) -> \(String(repeating: "../", count: depth))blobs/\(file.etag)")
-            entries += folderEntries(path).map { $0.replacingOccurrences(of: "D ", with: "D \(folder)/snapshots/\(repo.commit)/") }
+            let up = String(repeating: "../", count: path.split(separator: "/").count + 1)
+            entries.append("L \(folder)/snapshots/\(repo.commit)/\(path) -> \(up)blobs/\(file.etag)")
+            entries += folderEntries(path).map {
+                $0.replacingOccurrences(of: "D ", with: "D \(folder)/snapshots/\(repo.commit)/")
+            }
         }
         if let ref {
             entries.append("D \(folder)/refs")
@@ -74,7 +75,8 @@ import Testing
 
     @Test func downloadsIntoTheHuggingFaceLayoutThenWorksOffline() async throws {
         let repo = Self.tinyModel(token: Self.token)
-        let hub = try FakeHub(repos: [repo], options: .init(cutFirstTransfer: true, viaResolveCache: ["tokenizer.json"]))
+        let hub = try FakeHub(
+            repos: [repo], options: .init(cutFirstTransfer: true, viaResolveCache: ["tokenizer.json"]))
         defer { hub.stop() }
         let temp = try TemporaryFolder()
         defer { temp.remove() }
@@ -90,8 +92,9 @@ import Testing
         for path in Self.smolVLMPresent {
             #expect(try Data(contentsOf: folder.appendingPathComponent(path)) == repo.file(path)!.data, "\(path)")
         }
-        #expect(try Data(contentsOf: temp.url.appendingPathComponent("\(HubCache.folderName(repo: repo.id))/refs/main"))
-            == Data(repo.commit.utf8))
+        #expect(
+            try Data(contentsOf: temp.url.appendingPathComponent("\(HubCache.folderName(repo: repo.id))/refs/main"))
+                == Data(repo.commit.utf8))
 
         // The token went to the hub on every request, never to the CDN's port.
         #expect(hub.hub.requests.allSatisfy { $0.header("Authorization") == "Bearer \(Self.token)" })
@@ -139,7 +142,8 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(folders.count == 2 && folders[0] == folders[1])
-        #expect(treeListing(temp.url) == Self.expectedCache(repo, files: Self.smolVLMPresent, absent: Self.smolVLMAbsent))
+        #expect(
+            treeListing(temp.url) == Self.expectedCache(repo, files: Self.smolVLMPresent, absent: Self.smolVLMAbsent))
         let weights = repo.file("model.safetensors")!
         #expect(hub.heads(of: "model.safetensors") == 2)
         #expect(hub.cdn.requests.filter { $0.path == "/blobs/\(weights.etag)" }.count == 1)
@@ -160,7 +164,8 @@ import Testing
             .resolve(.hub(repo: repo.id, revision: "main"), required: ["config.json", "model.safetensors"])
         #expect(try Data(contentsOf: folder.appendingPathComponent("model.safetensors")) == weights.data)
         #expect(hub.cdn.requests.map { $0.header("Range") } == ["bytes=123456-"])
-        #expect(treeListing(temp.url) == Self.expectedCache(repo, files: ["config.json", "model.safetensors"], absent: []))
+        #expect(
+            treeListing(temp.url) == Self.expectedCache(repo, files: ["config.json", "model.safetensors"], absent: []))
     }
 
     @Test func pullDownloadsTheFileListOfTheRevision() async throws {
@@ -276,7 +281,8 @@ import Testing
 
     @Test func refusedTokensSayWhatToDoAndWriteNothing() async throws {
         let hub = try FakeHub(repos: [
-            Self.tinyModel(id: "tiny-org/private", token: Self.token), Self.tinyModel(id: "tiny-org/gated", gated: true),
+            Self.tinyModel(id: "tiny-org/private", token: Self.token),
+            Self.tinyModel(id: "tiny-org/gated", gated: true),
         ])
         defer { hub.stop() }
         let temp = try TemporaryFolder()
@@ -289,7 +295,8 @@ import Testing
         }
         #expect(noToken?.message.contains("set HF_TOKEN") == true)
         let badToken = await expectHubError(.accessDenied) {
-            _ = try await resolver("hf_wrong").resolve(.hub(repo: "tiny-org/private", revision: "main"), files: .smolVLM)
+            _ = try await resolver("hf_wrong").resolve(
+                .hub(repo: "tiny-org/private", revision: "main"), files: .smolVLM)
         }
         #expect(badToken?.message.contains("refused the token in HF_TOKEN") == true)
         let gated = await expectHubError(.accessDenied) {

@@ -49,7 +49,9 @@ import Testing
         #expect(ModelLocation.isRepoID(text))
     }
 
-    @Test(arguments: ["name", "org/name/extra", "org//name", "-org/name", "org/name.", "org--x/name", "org/na..me", "/name"])
+    @Test(arguments: [
+        "name", "org/name/extra", "org//name", "-org/name", "org/name.", "org--x/name", "org/na..me", "/name",
+    ])
     func invalidRepoIDs(_ text: String) {
         #expect(!ModelLocation.isRepoID(text))
     }
