@@ -97,8 +97,6 @@ struct BlobDownloader: Sendable {
                         throw HubError(
                             .network, "no data for '\(remote.file)' of '\(repo)' from \(finalURL)")
                     }
-                case 416 where offset == remote.size:
-                    break
                 case 416:
                     try partial.restart()
                     throw HubError(.network, "the server refused to resume '\(remote.file)' at byte \(offset)")
