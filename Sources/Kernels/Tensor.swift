@@ -59,10 +59,80 @@ public final class TensorStorage: @unchecked Sendable {
     }
 }
 
+/// Dimensions of a tensor, outermost first: up to 6, stored inline (making or changing a shape never allocates,
+/// so views can be taken in steady-state inference).
+public struct Shape: RandomAccessCollection, MutableCollection, Hashable, Sendable, ExpressibleByArrayLiteral,
+    CustomStringConvertible
+{
+    /// Most dimensions a shape holds.
+    public static let maxRank = 6
+    private var d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0
+    /// Number of dimensions.
+    public private(set) var rank = 0
+
+    /// A shape of the given dimensions.
+    public init<S: Sequence>(_ dimensions: S) where S.Element == Int {
+        for d in dimensions {
+            precondition(rank < Self.maxRank, "shapes have at most \(Self.maxRank) dimensions")
+            rank += 1
+            self[rank - 1] = d
+        }
+    }
+
+    public init(arrayLiteral elements: Int...) { self.init(elements) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { rank }
+
+    public subscript(position: Int) -> Int {
+        get {
+            precondition(position >= 0 && position < rank, "shape index \(position) out of range")
+            switch position {
+            case 0: return d0
+            case 1: return d1
+            case 2: return d2
+            case 3: return d3
+            case 4: return d4
+            default: return d5
+            }
+        }
+        set {
+            precondition(position >= 0 && position < rank, "shape index \(position) out of range")
+            switch position {
+            case 0: d0 = newValue
+            case 1: d1 = newValue
+            case 2: d2 = newValue
+            case 3: d3 = newValue
+            case 4: d4 = newValue
+            default: d5 = newValue
+            }
+        }
+    }
+
+    /// Product of the dimensions.
+    public var elementCount: Int {
+        var n = 1
+        for i in 0..<rank { n *= self[i] }
+        return n
+    }
+
+    public static func == (a: Shape, b: Shape) -> Bool { a.elementsEqual(b) }
+    public static func == (a: Shape, b: [Int]) -> Bool { a.elementsEqual(b) }
+    public static func == (a: [Int], b: Shape) -> Bool { a.elementsEqual(b) }
+    public static func != (a: Shape, b: [Int]) -> Bool { !a.elementsEqual(b) }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rank)
+        for d in self { hasher.combine(d) }
+    }
+
+    public var description: String { "[" + map(String.init).joined(separator: ", ") + "]" }
+}
+
 /// A shaped view of contiguous storage.
 public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Dimensions, outermost first.
-    public private(set) var shape: [Int]
+    public private(set) var shape: Shape
     /// Element type.
     public let dtype: DType
     /// The memory the elements live in.
@@ -71,23 +141,28 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public let byteOffset: Int
 
     /// Number of elements.
-    public var count: Int { shape.reduce(1, *) }
+    public var count: Int { shape.elementCount }
 
     /// Size of the data in bytes.
     public var byteCount: Int { count * dtype.size }
 
     /// A new zero-filled tensor.
-    public init(zeros shape: [Int], dtype: DType = .f32) {
+    public init(zeros shape: Shape, dtype: DType = .f32) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.dtype = dtype
-        storage = TensorStorage(byteCount: shape.reduce(1, *) * dtype.size)
+        storage = TensorStorage(byteCount: shape.elementCount * dtype.size)
         byteOffset = 0
     }
 
+    /// A new zero-filled tensor.
+    public init(zeros shape: [Int], dtype: DType = .f32) {
+        self.init(zeros: Shape(shape), dtype: dtype)
+    }
+
     /// A new f32 tensor holding `values` (row-major).
-    public init(shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+    public init(shape: Shape, values: [Float]) {
+        precondition(shape.elementCount == values.count, "shape \(shape) does not hold \(values.count) values")
         self.init(zeros: shape)
         values.withUnsafeBufferPointer { src in
             storage.base.copyMemory(from: src.baseAddress!, byteCount: src.count * 4)
@@ -95,8 +170,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// A view of `storage` from `byteOffset` with `shape` and `dtype` (no copy).
-    public init(shape: [Int], dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
-        precondition(byteOffset + shape.reduce(1, *) * dtype.size <= storage.byteCount, "view exceeds its storage")
+    public init(shape: Shape, dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
+        precondition(byteOffset + shape.elementCount * dtype.size <= storage.byteCount, "view exceeds its storage")
         self.shape = shape
         self.dtype = dtype
         self.storage = storage
@@ -113,8 +188,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The same elements with another shape of equal count (no copy).
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+    public func reshaped(_ newShape: Shape) -> Tensor {
+        precondition(newShape.elementCount == count, "cannot reshape \(shape) to \(newShape)")
         var t = self
         t.shape = newShape
         return t
@@ -124,14 +199,16 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows out of range")
         let rowElements = shape.dropFirst().reduce(1, *)
+        var viewShape = shape
+        viewShape[0] = range.count
         return Tensor(
-            shape: [range.count] + shape.dropFirst(), dtype: dtype, storage: storage,
+            shape: viewShape, dtype: dtype, storage: storage,
             byteOffset: byteOffset + range.lowerBound * rowElements * dtype.size)
     }
 
     /// Row `index` of the first dimension, as a tensor of the remaining dimensions (no copy).
     public subscript(index: Int) -> Tensor {
-        rows(index..<(index + 1)).reshaped(Array(shape.dropFirst()))
+        rows(index..<(index + 1)).reshaped(Shape(shape.dropFirst()))
     }
 
     /// The elements as f32 values (converting from f16/bf16 if needed).
@@ -168,4 +245,17 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     public var description: String { "Tensor(\(dtype), \(shape))" }
+}
+
+extension Tensor {
+    /// A new f32 tensor holding `values` (row-major).
+    public init(shape: [Int], values: [Float]) { self.init(shape: Shape(shape), values: values) }
+
+    /// A view of `storage` (no copy).
+    public init(shape: [Int], dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
+        self.init(shape: Shape(shape), dtype: dtype, storage: storage, byteOffset: byteOffset)
+    }
+
+    /// The same elements with another shape of equal count (no copy).
+    public func reshaped(_ newShape: [Int]) -> Tensor { reshaped(Shape(newShape)) }
 }

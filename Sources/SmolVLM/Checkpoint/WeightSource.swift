@@ -77,7 +77,7 @@ public struct InMemoryWeights: WeightSource {
     }
 
     public var names: Set<String> { Set(tensors.keys) }
-    public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
+    public func shape(of name: String) -> [Int]? { tensors[name].map { Array($0.shape) } }
     public func tensor(_ name: String) -> Tensor? { tensors[name] }
 }
 
