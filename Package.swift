@@ -44,12 +44,16 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "TestSupport", dependencies: ["Kernels", "VigilCore"], path: "Tests/TestSupport"),
+        // Test-only: counts every allocation of the probe process (interposes malloc); never linked into vigil.
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .executableTarget(
+            name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
-        .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport"]),
+        .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport"]),
     ]
 )

@@ -125,6 +125,9 @@ final class MatmulPlan {
     let weights: dnnl_memory_t
     let bias: dnnl_memory_t?
     let dst: dnnl_memory_t
+    /// Execution arguments, built once (a per-call array would allocate).
+    private let args: UnsafeMutablePointer<dnnl_exec_arg_t>
+    private let argCount: Int32
 
     init(key: MatmulKey) {
         let engine = DNNLEngine.shared.engine
@@ -170,6 +173,12 @@ final class MatmulPlan {
         weights = memory(&weightsMD)
         dst = memory(&dstMD)
         bias = key.hasBias ? memory(&biasMD) : nil
+        args = .allocate(capacity: 4)
+        args[0] = dnnl_exec_arg_t(arg: cdnnl_arg_src(), memory: src)
+        args[1] = dnnl_exec_arg_t(arg: cdnnl_arg_weights(), memory: weights)
+        args[2] = dnnl_exec_arg_t(arg: cdnnl_arg_dst(), memory: dst)
+        if let bias { args[3] = dnnl_exec_arg_t(arg: cdnnl_arg_bias(), memory: bias) }
+        argCount = bias == nil ? 3 : 4
     }
 
     func execute(
@@ -179,20 +188,13 @@ final class MatmulPlan {
         dnnl_memory_set_data_handle(src, a)
         dnnl_memory_set_data_handle(weights, b)
         dnnl_memory_set_data_handle(dst, c)
-        var args = [
-            dnnl_exec_arg_t(arg: cdnnl_arg_src(), memory: src),
-            dnnl_exec_arg_t(arg: cdnnl_arg_weights(), memory: weights),
-            dnnl_exec_arg_t(arg: cdnnl_arg_dst(), memory: dst),
-        ]
-        if let bias, let biasData {
-            dnnl_memory_set_data_handle(bias, biasData)
-            args.append(dnnl_exec_arg_t(arg: cdnnl_arg_bias(), memory: bias))
-        }
-        dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), &args), "matmul execute")
+        if let bias, let biasData { dnnl_memory_set_data_handle(bias, biasData) }
+        dnnlCheck(dnnl_primitive_execute(primitive, stream, argCount, args), "matmul execute")
         dnnlCheck(dnnl_stream_wait(stream), "stream wait")
     }
 
     func destroy() {
+        args.deallocate()
         dnnl_primitive_destroy(primitive)
         for mem in [src, weights, dst] { dnnl_memory_destroy(mem) }
         if let bias { dnnl_memory_destroy(bias) }

@@ -26,7 +26,7 @@ public enum Ops {
 
     /// out[T, I] = silu(gate) ⊙ up, reading gate and up as the two halves of `gateUp` [T, 2I].
     public static func siluMul(gateUp: Tensor, into out: Tensor) {
-        let width = out.shape.last!
+        let width = out.shape.innermost
         let rows = out.count / width
         precondition(gateUp.count == rows * 2 * width, "siluMul: \(gateUp.shape) vs \(out.shape)")
         vk_silu_mul(gateUp.floats, gateUp.floats + width, 2 * width, out.floats, width, rows, width)
@@ -34,7 +34,7 @@ public enum Ops {
 
     /// out = silu(gate) ⊙ up, elementwise over equal shapes.
     public static func siluMul(gate: Tensor, up: Tensor, into out: Tensor) {
-        let width = out.shape.last!
+        let width = out.shape.innermost
         precondition(gate.count == out.count && up.count == out.count, "siluMul: shapes differ")
         vk_silu_mul(gate.floats, up.floats, width, out.floats, width, out.count / width, width)
     }
@@ -47,7 +47,7 @@ public enum Ops {
 
     /// Softmax over the last dimension, in place.
     public static func softmax(_ x: Tensor) {
-        let cols = x.shape.last!
+        let cols = x.shape.innermost
         vk_softmax_rows(x.floats, x.count / cols, cols)
     }
 
@@ -62,7 +62,7 @@ public enum Ops {
 
     /// Pixel shuffle of a square grid x [G·G, D] by `scale` into [(G/s)², s²·D].
     public static func pixelShuffle(_ x: Tensor, scale: Int, into out: Tensor) {
-        let dim = x.shape.last!
+        let dim = x.shape.innermost
         let tokens = x.count / dim
         var grid = 0
         while grid * grid < tokens { grid += 1 }
@@ -124,7 +124,7 @@ public struct HeadMajorView {
 
     /// A token-major [T, H·Hd] tensor seen per head.
     public init(tokenMajor t: Tensor, headDim: Int) {
-        self.init(base: t.floats, headStride: headDim, rowStride: t.shape.last!)
+        self.init(base: t.floats, headStride: headDim, rowStride: t.shape.innermost)
     }
 }
 

@@ -81,6 +81,50 @@ public struct Shape: RandomAccessCollection, MutableCollection, Hashable, Sendab
 
     public init(arrayLiteral elements: Int...) { self.init(elements) }
 
+    /// A 1-D shape (non-generic: no allocation even unoptimised).
+    public init(_ a: Int) {
+        rank = 1
+        d0 = a
+    }
+
+    /// A 2-D shape.
+    public init(_ a: Int, _ b: Int) {
+        rank = 2
+        d0 = a
+        d1 = b
+    }
+
+    /// A 3-D shape.
+    public init(_ a: Int, _ b: Int, _ c: Int) {
+        rank = 3
+        d0 = a
+        d1 = b
+        d2 = c
+    }
+
+    /// The innermost dimension.
+    public var innermost: Int { self[rank - 1] }
+
+    /// The shape without its outermost dimension.
+    public var droppingOutermost: Shape {
+        var out = Shape()
+        out.rank = rank - 1
+        for i in 1..<rank { out[i - 1] = self[i] }
+        return out
+    }
+
+    /// Product of the dimensions after the outermost.
+    public var innerCount: Int {
+        var n = 1
+        for i in 1..<rank { n *= self[i] }
+        return n
+    }
+
+    /// Whether the shape is exactly (a, b, c) — a non-allocating comparison for hot-path checks.
+    public func `is`(_ a: Int, _ b: Int, _ c: Int) -> Bool { rank == 3 && d0 == a && d1 == b && d2 == c }
+
+    private init() {}
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { rank }
 
@@ -198,7 +242,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Rows `range` of the first dimension (no copy).
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows out of range")
-        let rowElements = shape.dropFirst().reduce(1, *)
+        let rowElements = shape.innerCount
         var viewShape = shape
         viewShape[0] = range.count
         return Tensor(
@@ -208,7 +252,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     /// Row `index` of the first dimension, as a tensor of the remaining dimensions (no copy).
     public subscript(index: Int) -> Tensor {
-        rows(index..<(index + 1)).reshaped(Shape(shape.dropFirst()))
+        rows(index..<(index + 1)).reshaped(shape.droppingOutermost)
     }
 
     /// The elements as f32 values (converting from f16/bf16 if needed).

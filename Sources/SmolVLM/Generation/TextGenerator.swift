@@ -41,6 +41,10 @@ public final class TextGenerator {
     /// The fused single-token step, when the decoder's precision has one.
     private let fused: FusedDecodeState?
     private let fusedInput: Tensor
+    /// Positions of the tokens of one call (capacity slots, so no call allocates).
+    private let positionBuffer: UnsafeMutablePointer<Int32>
+    /// The fused step's logits seen as [1, V].
+    private let fusedLogits: Tensor
 
     /// State for a context of `capacity` tokens (prompt + generated).
     public init(decoder: LlamaDecoder, capacity: Int, context: ComputeContext = ComputeContext()) {
@@ -54,6 +58,17 @@ public final class TextGenerator {
             FusedDecodeState(weights: $0, keyCaches: cache.keys, valueCaches: cache.values, capacity: capacity)
         }
         fusedInput = Tensor(zeros: [decoder.config.hiddenSize])
+        positionBuffer = .allocate(capacity: max(1, capacity))
+        fusedLogits = fused.map { $0.logits.reshaped([1, decoder.config.vocabSize]) } ?? Tensor(zeros: [0])
+    }
+
+    deinit { positionBuffer.deallocate() }
+
+    /// Positions start ..< start + t in the preallocated buffer.
+    private func positions(from start: Int, count t: Int) -> UnsafeBufferPointer<Int32> {
+        precondition(t <= cache.capacity, "decoder: more tokens than the cache holds")
+        for i in 0..<t { positionBuffer[i] = Int32(start + i) }
+        return UnsafeBufferPointer(start: positionBuffer, count: t)
     }
 
     /// Runs `embeddings` [T, D] at the next positions and returns the logits of the last one (a view, valid until
@@ -63,14 +78,14 @@ public final class TextGenerator {
         let start = cache.count
         if t == 1, trace == nil, let fused {
             precondition(cache.remaining > 0, "decoder: KV cache full")
-            fusedInput.copy(from: embeddings.reshaped([decoder.config.hiddenSize]))
-            let logits = fused.step(fusedInput, position: start, slot: start)
-            cache.commit(positions: [Int32(start)])
-            return logits.reshaped([1, decoder.config.vocabSize])
+            fusedInput.copy(from: embeddings)
+            _ = fused.step(fusedInput, position: start, slot: start)
+            cache.commit(position: Int32(start))
+            return fusedLogits
         }
-        let positions = (0..<t).map { Int32(start + $0) }
         let hidden = decoder.forward(
-            embeddings, positions: positions, cache: cache, workspace: workspace, context: context, trace: trace)
+            embeddings, positions: positions(from: start, count: t), cache: cache, workspace: workspace,
+            context: context, trace: trace)
         decoder.logits(hidden.rows(t - 1..<t), into: logitsBuffer, context: context)
         return logitsBuffer
     }
@@ -80,7 +95,7 @@ public final class TextGenerator {
         let t = embeddings.count / decoder.config.hiddenSize
         let start = cache.count
         let hidden = decoder.forward(
-            embeddings, positions: (0..<t).map { Int32(start + $0) }, cache: cache, workspace: workspace,
+            embeddings, positions: positions(from: start, count: t), cache: cache, workspace: workspace,
             context: context, trace: trace)
         let out = Tensor(zeros: [t, decoder.config.vocabSize])
         decoder.logits(hidden, into: out, context: context)

@@ -76,9 +76,15 @@ public final class KVCache {
     }
 
     /// Marks the tokens just written by every layer as used, with their positions.
-    func commit(positions newPositions: [Int32]) {
+    func commit(positions newPositions: UnsafeBufferPointer<Int32>) {
         count += newPositions.count
-        positions.append(contentsOf: newPositions)
+        for p in newPositions { positions.append(p) }
+    }
+
+    /// Marks one token written by every layer as used.
+    func commit(position: Int32) {
+        count += 1
+        positions.append(position)
     }
 
     /// Layer `layer`'s keys as seen by attention.

@@ -125,13 +125,23 @@ public struct LlamaDecoder: Sendable {
         _ x: Tensor, positions: [Int32], cache: KVCache, workspace ws: DecoderWorkspace, context: ComputeContext,
         trace: TraceSink? = nil
     ) -> Tensor {
+        positions.withUnsafeBufferPointer {
+            forward(x, positions: $0, cache: cache, workspace: ws, context: context, trace: trace)
+        }
+    }
+
+    /// `forward` with positions in caller-owned memory (no allocation per call).
+    public func forward(
+        _ x: Tensor, positions: UnsafeBufferPointer<Int32>, cache: KVCache, workspace ws: DecoderWorkspace,
+        context: ComputeContext, trace: TraceSink? = nil
+    ) -> Tensor {
         let t = positions.count
         let c = config
         precondition(x.count == t * c.hiddenSize, "decoder: input \(x.shape) is not [\(t), \(c.hiddenSize)]")
         precondition(cache.count + t <= cache.capacity, "decoder: KV cache full")
         ws.reserve(t)
         let hidden = ws.hidden.rows(0..<t)
-        hidden.copy(from: x.reshaped([t, c.hiddenSize]))
+        hidden.copy(from: x)
         trace?("text.inputs_embeds", hidden)
         let normed = ws.normed.rows(0..<t)
         let q = ws.q.rows(0..<t), k = ws.k.rows(0..<t), v = ws.v.rows(0..<t)
@@ -139,8 +149,10 @@ public struct LlamaDecoder: Sendable {
         let gate = ws.gate.rows(0..<t), up = ws.up.rows(0..<t), act = ws.act.rows(0..<t)
         let eps = Float(c.rmsNormEps)
         let past = cache.count
-        positions.withUnsafeBufferPointer { pos in
-            for (i, layer) in layers.enumerated() {
+        let pos = positions
+        do {
+            for i in 0..<layers.count {
+                let layer = layers[i]
                 // Attention block.
                 Ops.rmsNorm(hidden, weight: layer.inputLayerNorm, eps: eps, into: normed)
                 context.linear(normed, layer.qProj, into: q)

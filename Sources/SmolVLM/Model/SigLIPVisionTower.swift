@@ -107,15 +107,15 @@ public struct SigLIPVisionTower: Sendable {
         _ pixels: Tensor, workspace ws: VisionWorkspace, context: ComputeContext, trace: TraceSink? = nil
     ) {
         precondition(
-            pixels.shape == [config.numChannels, config.imageSize, config.imageSize],
+            pixels.shape.is(config.numChannels, config.imageSize, config.imageSize),
             "vision: pixels \(pixels.shape) are not [\(config.numChannels), \(config.imageSize), \(config.imageSize)]")
         // Patch embedding as a GEMM, then add the identity-indexed position table.
         Ops.patchify(pixels, patchSize: config.patchSize, into: ws.patches)
         context.linear(ws.patches, patchEmbedding, into: ws.hidden)
         Ops.add(ws.hidden, positionEmbedding, into: ws.hidden)
         trace?("vision.embeddings", ws.hidden)
-        for (i, layer) in layers.enumerated() {
-            forward(layer, workspace: ws, context: context)
+        for i in 0..<layers.count {
+            forward(layers[i], workspace: ws, context: context)
             trace?("vision.layer.\(i)", ws.hidden)
         }
         Ops.layerNorm(

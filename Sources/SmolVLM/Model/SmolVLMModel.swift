@@ -74,12 +74,12 @@ public final class FrameEncoder {
         let frames = pixels.shape[0]
         let perFrame = model.tokensPerFrame
         let d = model.config.textConfig.hiddenSize
-        precondition(out.count == frames * perFrame * d, "encode: output is not [\(frames * perFrame), \(d)]")
+        precondition(out.count == frames * perFrame * d && out.shape.rank == 2, "encode: output is not [\(frames * perFrame), \(d)]")
         for f in 0..<frames {
             let frameTrace: TraceSink? = trace.map { sink in { name, value in sink("\(name)#\(f)", value) } }
             model.vision.encode(pixels[f], workspace: workspace, context: context, trace: frameTrace)
             model.connector.project(
-                workspace.output, shuffled: shuffled, into: out.rows(f * perFrame..<(f + 1) * perFrame).reshaped([perFrame, d]),
+                workspace.output, shuffled: shuffled, into: out.rows(f * perFrame..<(f + 1) * perFrame),
                 context: context, trace: frameTrace)
         }
     }
