@@ -1,0 +1,240 @@
+// LANCZOS (a = 3) resampling of 8-bit RGB, bit-exact with Pillow 13.0.0 `Image.resize(size, Image.LANCZOS)`.
+//
+// Implements the algorithm of Pillow's `src/libImaging/Resample.c` for 8-bit images (written anew from its
+// description, not copied):
+// - Separable, two passes: horizontal first (only over the source rows the vertical pass will read), then vertical,
+//   through an 8-bit intermediate image. A pass whose size does not change is skipped; if neither changes the image
+//   is copied.
+// - Per output sample, the filter is centred at `(i + 0.5) · scale` (scale = in/out) with support 3 · max(scale, 1),
+//   so down-scaling widens the kernel (antialiasing). Taps cover `[int(center − support + 0.5),
+//   int(center + support + 0.5))`, clipped to the image; weights are `lanczos((j − center + 0.5) / max(scale, 1))`
+//   in double precision, divided by their sum.
+// - Weights become fixed point with 22 fractional bits (PRECISION_BITS = 32 − 8 − 2), rounded half away from zero.
+//   Each output is `(2^21 + Σ pixel · weight) >> 22` in 32-bit integers, clipped to 0…255.
+//
+// `sin` is the platform libm's, the same one Pillow's wheel calls, so the double-precision weights agree bit for bit.
+//
+// Performance: coefficients are computed once per pass; the vertical pass accumulates whole rows in an Int32 buffer
+// (vectorised by the compiler); rows are split across cores for large images. Nothing is allocated per pixel.
+
+import Dispatch
+import Foundation
+import VigilCore
+
+/// Pillow-exact LANCZOS resizing of `RGBImage`s.
+public enum Lanczos {
+    /// Fractional bits of the fixed-point weights (Pillow's `PRECISION_BITS`).
+    static let precisionBits: Int32 = 32 - 8 - 2
+
+    /// `image` resized to `width × height` with Pillow's LANCZOS filter (antialiased when shrinking).
+    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        precondition(width > 0 && height > 0, "Lanczos.resize to \(width)×\(height): sizes must be positive")
+        let needHorizontal = width != image.width
+        let needVertical = height != image.height
+        if !needHorizontal && !needVertical { return image }
+
+        let vertical = Kernel(inSize: image.height, outSize: height)
+        // Only rows [firstRow, lastRow) of the source feed the vertical pass.
+        let firstRow = needVertical ? vertical.starts[0] : 0
+        let lastRow = needVertical ? vertical.starts[height - 1] + vertical.counts[height - 1] : image.height
+
+        var current = image
+        var rowOffset = 0
+        if needHorizontal {
+            let horizontal = Kernel(inSize: image.width, outSize: width)
+            current = resampleHorizontal(image, rows: firstRow..<lastRow, kernel: horizontal)
+            rowOffset = firstRow
+        }
+        if needVertical {
+            current = resampleVertical(current, rowOffset: rowOffset, kernel: vertical)
+        }
+        return current
+    }
+
+    // MARK: - Coefficients
+
+    /// Fixed-point filter taps for one axis: for output sample `i`, `counts[i]` weights starting at source index
+    /// `starts[i]`, stored at `weights[i * size ..< i * size + counts[i]]`.
+    struct Kernel {
+        /// Stride between the weight rows of consecutive outputs (Pillow's `ksize`).
+        let size: Int
+        /// First source index of each output's window.
+        let starts: [Int]
+        /// Number of source samples in each output's window.
+        let counts: [Int]
+        /// Weights scaled by 2^22 and rounded half away from zero.
+        let weights: [Int32]
+
+        /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the box `[0, inSize)` mapped onto `outSize`.
+        init(inSize: Int, outSize: Int) {
+            // Pillow passes the box edges as floats and subtracts them in float; exact for any real image size.
+            let scale = Double(Float(inSize) - Float(0)) / Double(outSize)
+            let filterScale = max(scale, 1.0)
+            let support = 3.0 * filterScale
+            let size = Int(support.rounded(.up)) * 2 + 1
+            let inverse = 1.0 / filterScale
+            var starts = [Int](repeating: 0, count: outSize)
+            var counts = [Int](repeating: 0, count: outSize)
+            var weights = [Int32](repeating: 0, count: outSize * size)
+            var taps = [Double](repeating: 0, count: size)
+            let one = Double(1 << Lanczos.precisionBits)
+            for i in 0..<outSize {
+                let center = (Double(i) + 0.5) * scale
+                // C's (int) cast truncates toward zero; Swift's Int(_:) does the same.
+                let start = max(Int(center - support + 0.5), 0)
+                let count = min(Int(center + support + 0.5), inSize) - start
+                var total = 0.0
+                for j in 0..<count {
+                    let w = Lanczos.filter((Double(j + start) - center + 0.5) * inverse)
+                    taps[j] = w
+                    total += w
+                }
+                for j in 0..<count {
+                    var w = taps[j]
+                    if total != 0 { w /= total }
+                    let scaled = w < 0 ? -0.5 + w * one : 0.5 + w * one
+                    weights[i * size + j] = Int32(scaled)
+                }
+                starts[i] = start
+                counts[i] = count
+            }
+            self.size = size
+            self.starts = starts
+            self.counts = counts
+            self.weights = weights
+        }
+    }
+
+    /// Pillow's `lanczos_filter`: sinc(x) · sinc(x / 3) on [−3, 3), else 0.
+    @inline(__always)
+    static func filter(_ x: Double) -> Double {
+        if -3.0 <= x && x < 3.0 { return sinc(x) * sinc(x / 3) }
+        return 0
+    }
+
+    /// sin(πx) / (πx), with sinc(0) = 1.
+    @inline(__always)
+    static func sinc(_ x: Double) -> Double {
+        if x == 0 { return 1 }
+        let px = x * Double.pi
+        return sin(px) / px
+    }
+
+    /// Rounds a fixed-point accumulator to a byte: `acc >> 22` clipped to 0…255.
+    @inline(__always)
+    static func clip(_ acc: Int32) -> UInt8 {
+        let v = acc >> precisionBits
+        return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
+    }
+
+    // MARK: - Passes
+
+    /// A raw pointer handed to the row workers; each worker touches only its own rows.
+    struct SharedPointer<T>: @unchecked Sendable {
+        let base: UnsafeMutablePointer<T>
+    }
+
+    /// Runs `body` over `count` rows, split into chunks on all cores when the work is large enough to pay for it.
+    private static func forEachChunk(rows count: Int, work: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let chunks = work < 2_000_000 ? 1 : min(cores, max(1, count / 16))
+        if chunks <= 1 {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lower = count * c / chunks
+            let upper = count * (c + 1) / chunks
+            if lower < upper { body(lower..<upper) }
+        }
+    }
+
+    /// Resamples each row of `rows` to `kernel.counts.count` pixels (Pillow's `ImagingResampleHorizontal_8bpc`).
+    static func resampleHorizontal(_ image: RGBImage, rows: Range<Int>, kernel: Kernel) -> RGBImage {
+        let outWidth = kernel.counts.count
+        let inRowBytes = image.width * 3
+        let outRowBytes = outWidth * 3
+        var out = [UInt8](repeating: 0, count: rows.count * outRowBytes)
+        let half: Int32 = 1 << (precisionBits - 1)
+        let kernelSize = kernel.size
+        let firstRow = rows.lowerBound
+        image.pixels.withUnsafeBufferPointer { srcBuffer in
+            out.withUnsafeMutableBufferPointer { dstBuffer in
+                let src = SharedPointer(base: UnsafeMutablePointer(mutating: srcBuffer.baseAddress!))
+                let dst = SharedPointer(base: dstBuffer.baseAddress!)
+                forEachChunk(rows: rows.count, work: rows.count * outWidth * kernelSize) { chunk in
+                    kernel.weights.withUnsafeBufferPointer { weightBuffer in
+                        kernel.starts.withUnsafeBufferPointer { starts in
+                            kernel.counts.withUnsafeBufferPointer { counts in
+                                let weights = weightBuffer.baseAddress!
+                                for r in chunk {
+                                    let inRow = src.base + (firstRow + r) * inRowBytes
+                                    var o = dst.base + r * outRowBytes
+                                    for x in 0..<outWidth {
+                                        let k = weights + x * kernelSize
+                                        var p = inRow + starts[x] * 3
+                                        var s0 = half
+                                        var s1 = half
+                                        var s2 = half
+                                        for t in 0..<counts[x] {
+                                            let w = k[t]
+                                            s0 &+= Int32(p[0]) &* w
+                                            s1 &+= Int32(p[1]) &* w
+                                            s2 &+= Int32(p[2]) &* w
+                                            p += 3
+                                        }
+                                        o[0] = clip(s0)
+                                        o[1] = clip(s1)
+                                        o[2] = clip(s2)
+                                        o += 3
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: outWidth, height: rows.count, pixels: out)
+    }
+
+    /// Resamples columns to `kernel.counts.count` rows (Pillow's `ImagingResampleVertical_8bpc`); `rowOffset` is the
+    /// source row that `image`'s first row stands for (the horizontal pass may have skipped unused rows).
+    static func resampleVertical(_ image: RGBImage, rowOffset: Int, kernel: Kernel) -> RGBImage {
+        let outHeight = kernel.counts.count
+        let rowBytes = image.width * 3
+        var out = [UInt8](repeating: 0, count: outHeight * rowBytes)
+        let half: Int32 = 1 << (precisionBits - 1)
+        let kernelSize = kernel.size
+        image.pixels.withUnsafeBufferPointer { srcBuffer in
+            out.withUnsafeMutableBufferPointer { dstBuffer in
+                let src = SharedPointer(base: UnsafeMutablePointer(mutating: srcBuffer.baseAddress!))
+                let dst = SharedPointer(base: dstBuffer.baseAddress!)
+                forEachChunk(rows: outHeight, work: outHeight * rowBytes * kernelSize / 3) { chunk in
+                    let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
+                    defer { acc.deallocate() }
+                    kernel.weights.withUnsafeBufferPointer { weightBuffer in
+                        let weights = weightBuffer.baseAddress!
+                        for y in chunk {
+                            acc.initialize(repeating: half, count: rowBytes)
+                            let k = weights + y * kernelSize
+                            let first = kernel.starts[y] - rowOffset
+                            for t in 0..<kernel.counts[y] {
+                                let w = k[t]
+                                let row = src.base + (first + t) * rowBytes
+                                for i in 0..<rowBytes {
+                                    acc[i] &+= Int32(row[i]) &* w
+                                }
+                            }
+                            let o = dst.base + y * rowBytes
+                            for i in 0..<rowBytes {
+                                o[i] = clip(acc[i])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: image.width, height: outHeight, pixels: out)
+    }
+}
