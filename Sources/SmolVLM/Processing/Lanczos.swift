@@ -1,10 +1,11 @@
 // LANCZOS (a = 3) resampling of 8-bit RGB, bit-exact with Pillow 13.0.0 `Image.resize(size, Image.LANCZOS)`.
 //
-// Implements the algorithm of Pillow's `src/libImaging/Resample.c` for 8-bit images (written anew from its
+// Implements the algorithm of Pillow 13.0.0's `src/libImaging/Resample.c` for 8-bit images (written anew from its
 // description, not copied):
-// - Separable, two passes: horizontal first (only over the source rows the vertical pass will read), then vertical,
-//   through an 8-bit intermediate image. A pass whose size does not change is skipped; if neither changes the image
-//   is copied.
+// - Separable, two passes through an 8-bit intermediate image: horizontal first (only over the source rows the
+//   vertical pass will read), then vertical — except when the height shrinks by more than twice as many pixels as
+//   the width, where Pillow 13 runs the vertical pass first. A pass whose size does not change is skipped; if neither
+//   changes, the image is copied.
 // - Per output sample, the filter is centred at `(i + 0.5) · scale` (scale = in/out) with support 3 · max(scale, 1),
 //   so down-scaling widens the kernel (antialiasing). Taps cover `[int(center − support + 0.5),
 //   int(center + support + 0.5))`, clipped to the image; weights are `lanczos((j − center + 0.5) / max(scale, 1))`
@@ -33,22 +34,37 @@ public enum Lanczos {
         let needVertical = height != image.height
         if !needHorizontal && !needVertical { return image }
 
-        let vertical = Kernel(inSize: image.height, outSize: height)
-        // Only rows [firstRow, lastRow) of the source feed the vertical pass.
-        let firstRow = needVertical ? vertical.starts[0] : 0
-        let lastRow = needVertical ? vertical.starts[height - 1] + vertical.counts[height - 1] : image.height
+        if !isHorizontalFirst(from: image, width: width, height: height) {
+            // Shrink the rows first so the horizontal pass has fewer of them.
+            let vertical = Kernel(inSize: image.height, outSize: height)
+            let shrunk = resampleVertical(image, rowOffset: 0, kernel: vertical)
+            guard needHorizontal else { return shrunk }
+            return resampleHorizontal(shrunk, rows: 0..<height, kernel: Kernel(inSize: image.width, outSize: width))
+        }
 
         var current = image
         var rowOffset = 0
+        let vertical = Kernel(inSize: image.height, outSize: height)
         if needHorizontal {
-            let horizontal = Kernel(inSize: image.width, outSize: width)
-            current = resampleHorizontal(image, rows: firstRow..<lastRow, kernel: horizontal)
+            // Only rows [firstRow, lastRow) of the source feed the vertical pass.
+            let firstRow = vertical.starts[0]
+            let lastRow = vertical.starts[height - 1] + vertical.counts[height - 1]
+            current = resampleHorizontal(image, rows: firstRow..<lastRow, kernel: Kernel(inSize: image.width, outSize: width))
             rowOffset = firstRow
         }
         if needVertical {
             current = resampleVertical(current, rowOffset: rowOffset, kernel: vertical)
         }
         return current
+    }
+
+    /// Pillow 13's pass order: vertical first only when the height shrinks by more than twice as many pixels as the
+    /// width does (`ImagingResampleInner`); otherwise horizontal first. The order matters: the 8-bit intermediate is
+    /// rounded and clipped.
+    static func isHorizontalFirst(from image: RGBImage, width: Int, height: Int) -> Bool {
+        let heightLoss = image.height - height
+        let widthLoss = image.width - width
+        return !(heightLoss > 0 && heightLoss > widthLoss * 2)
     }
 
     // MARK: - Coefficients
