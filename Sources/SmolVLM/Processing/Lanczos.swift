@@ -49,7 +49,8 @@ public enum Lanczos {
             // Only rows [firstRow, lastRow) of the source feed the vertical pass.
             let firstRow = vertical.starts[0]
             let lastRow = vertical.starts[height - 1] + vertical.counts[height - 1]
-            current = resampleHorizontal(image, rows: firstRow..<lastRow, kernel: Kernel(inSize: image.width, outSize: width))
+            current = resampleHorizontal(
+                image, rows: firstRow..<lastRow, kernel: Kernel(inSize: image.width, outSize: width))
             rowOffset = firstRow
         }
         if needVertical {

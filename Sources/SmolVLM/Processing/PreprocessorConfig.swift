@@ -56,8 +56,8 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
                 guard let height, let width, height > 0, width > 0 else {
                     throw DecodingError.dataCorruptedError(
                         forKey: .longestEdge, in: c,
-                        debugDescription:
-                            "a size needs \"longest_edge\" or positive \"height\" and \"width\"; write e.g. {\"longest_edge\": 512}")
+                        debugDescription: "a size needs \"longest_edge\" or positive \"height\" and \"width\"; "
+                            + "write e.g. {\"longest_edge\": 512}")
                 }
             }
         }
@@ -227,7 +227,8 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
         }
         guard rescaleFactor > 0, rescaleFactor.isFinite else {
             throw DecodingError.dataCorruptedError(
-                forKey: .rescaleFactor, in: c, debugDescription: "rescale_factor is \(rescaleFactor); it must be positive")
+                forKey: .rescaleFactor, in: c,
+                debugDescription: "rescale_factor is \(rescaleFactor); it must be positive")
         }
         if imageStd.contains(where: { $0 == 0 || !$0.isFinite }) {
             throw DecodingError.dataCorruptedError(

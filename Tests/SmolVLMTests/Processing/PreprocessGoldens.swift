@@ -370,8 +370,10 @@ func compareBytes(_ bytes: [UInt8], with golden: PreprocessGoldens.Checked, in g
 }
 
 /// Largest |difference| between `values` and a stored float golden (every value when stored whole, else samples).
-func maxFloatDifference(_ values: UnsafeBufferPointer<Float>, from golden: PreprocessGoldens.Checked,
-                        in goldens: PreprocessGoldens) throws -> Float {
+func maxFloatDifference(
+    _ values: UnsafeBufferPointer<Float>, from golden: PreprocessGoldens.Checked,
+    in goldens: PreprocessGoldens
+) throws -> Float {
     precondition(values.count == golden.count, "float count \(values.count) != \(golden.count)")
     if let full = golden.full {
         let expected = try goldens.tensors.floats(full)
