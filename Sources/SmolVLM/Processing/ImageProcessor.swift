@@ -12,10 +12,11 @@
 //   4. per frame: x · rescale_factor (in double, stored as float32), then (x − mean) / std in float32, CHW
 // With do_image_splitting = false, step 2–3 become one squash to S×S (rows = cols = 0).
 //
-// Video frame: resize to the video size (longest edge, aspect kept, same int/odd rule), then squash to S×S; never
-// split. transformers runs this through torchvision (`torch.nn.functional.interpolate(mode="lanczos")` on uint8),
-// whose fixed-point arithmetic differs from Pillow's by ±1–2 on about 1 % of pixels; Vigil uses the Pillow resampler
-// for both paths. The video normalisation is the fused torchvision one: (x − mean/rescale) / (std/rescale) in float32.
+// Video frame: resize to the video size (longest edge, aspect kept, same int/odd rule; 2048 with the released config,
+// see `PreprocessorConfig.videoFrameSize`), then squash to S×S; never split. `SmolVLMVideoProcessor` is
+// torchvision-backed: with torchvision ≥ 0.27 on CPU both resizes are torch's uint8 LANCZOS
+// (`Lanczos.Arithmetic.torch`, the default here), whose rounding differs from Pillow's. The normalisation is the
+// fused torchvision one: (x − mean/rescale) / (std/rescale) in float32.
 //
 // Shapes: N frames (tiles + global), S tile side; pixel values are [N, 3, S, S] float32, channel order R, G, B.
 
@@ -44,10 +45,14 @@ public struct ImageProcessor: Sendable {
 
     /// The settings in use.
     public let config: PreprocessorConfig
+    /// Resampling arithmetic for video frames: `.torch` reproduces transformers' video processor (torchvision ≥ 0.27
+    /// on CPU); `.pillow` resizes frames exactly like still images.
+    public let videoArithmetic: Lanczos.Arithmetic
 
     /// A processor for `config`.
-    public init(config: PreprocessorConfig) {
+    public init(config: PreprocessorConfig, videoArithmetic: Lanczos.Arithmetic = .torch) {
         self.config = config
+        self.videoArithmetic = videoArithmetic
     }
 
     /// Resizes, tiles and normalises one still image.
@@ -89,6 +94,7 @@ public struct ImageProcessor: Sendable {
     }
 
     /// Resizes one video frame to an S×S tile and normalises it the way the video processor does: [3, S, S] float32.
+    /// The tile is bit-exact with `SmolVLMVideoProcessor` (torchvision ≥ 0.27, CPU) for `videoArithmetic == .torch`.
     public func processVideoFrame(_ image: RGBImage) -> (tile: RGBImage, pixels: Tensor) {
         let side = config.maxImageSize
         var current = image
@@ -96,8 +102,8 @@ public struct ImageProcessor: Sendable {
             var size = config.videoFrameSize
             // The video processor clamps the longest edge to 4096 first instead of capping afterwards.
             if let edge = size.longestEdge { size.longestEdge = min(edge, Self.maxImageSide) }
-            current = resize(current, to: size)
-            current = Lanczos.resize(current, width: side, height: side)
+            current = resize(current, to: size, arithmetic: videoArithmetic)
+            current = Lanczos.resize(current, width: side, height: side, arithmetic: videoArithmetic)
         }
         let pixels = Tensor(zeros: [3, current.height, current.width])
         writeVideoPixels(current, into: pixels.floats)
@@ -108,14 +114,16 @@ public struct ImageProcessor: Sendable {
 
     /// The first resize: a longest-edge size keeps the aspect (`get_resize_output_image_size`), height × width is
     /// taken as is.
-    private func resize(_ image: RGBImage, to size: PreprocessorConfig.Size) -> RGBImage {
+    private func resize(
+        _ image: RGBImage, to size: PreprocessorConfig.Size, arithmetic: Lanczos.Arithmetic = .pillow
+    ) -> RGBImage {
         let target: (height: Int, width: Int)
         if let edge = size.longestEdge {
             target = Self.longestEdgeSize(height: image.height, width: image.width, longestEdge: edge)
         } else {
             target = (size.height ?? image.height, size.width ?? image.width)
         }
-        return Lanczos.resize(image, width: target.width, height: target.height)
+        return Lanczos.resize(image, width: target.width, height: target.height, arithmetic: arithmetic)
     }
 
     /// Output size when the longest edge becomes `longestEdge`: `_resize_output_size_rescale_to_max_len` (short

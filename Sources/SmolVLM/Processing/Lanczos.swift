@@ -1,4 +1,6 @@
-// LANCZOS (a = 3) resampling of 8-bit RGB, bit-exact with Pillow 13.0.0 `Image.resize(size, Image.LANCZOS)`.
+// LANCZOS (a = 3) resampling of 8-bit RGB, bit-exact with Pillow 13.0.0 `Image.resize(size, Image.LANCZOS)`, and
+// with torch's uint8 antialiased LANCZOS (`torch.nn.functional.interpolate(mode="lanczos", antialias=True)`, the
+// kernel torchvision ≥ 0.27 uses for uint8 tensors on CPU).
 //
 // Implements the algorithm of Pillow 13.0.0's `src/libImaging/Resample.c` for 8-bit images (written anew from its
 // description, not copied):
@@ -13,44 +15,64 @@
 // - Weights become fixed point with 22 fractional bits (PRECISION_BITS = 32 − 8 − 2), rounded half away from zero.
 //   Each output is `(2^21 + Σ pixel · weight) >> 22` in 32-bit integers, clipped to 0…255.
 //
-// `sin` is the platform libm's, the same one Pillow's wheel calls, so the double-precision weights agree bit for bit.
+// The torch variant (ATen's AVX2 uint8 antialias kernel, checked bit for bit against torch 2.13 on CPU) computes the
+// same double-precision weights but (a) always runs the horizontal pass first and (b) scales the weights of each axis
+// to int16 range: the fraction bits are the largest p ≤ 22 with round(max_weight · 2^p) < 2^15, and each output is
+// `(2^(p−1) + Σ pixel · weight) >> p`, clipped. The coarser weights round differently from Pillow's, so results
+// differ by ±1 on some pixels, and by more on noisy content where the pass order changes what gets clipped.
 //
-// Performance: coefficients are computed once per pass; the vertical pass accumulates whole rows in an Int32 buffer
-// (vectorised by the compiler); rows are split across cores for large images. Nothing is allocated per pixel.
+// `sin` is the platform libm's, the same one Pillow's wheel and torch call, so the double-precision weights agree.
+//
+// Performance: coefficients are computed once per pass; both passes accumulate whole lines in an Int32 buffer
+// (vectorised by the compiler), the horizontal one on transposed blocks of rows; rows are split across cores for
+// large images. Nothing is allocated per pixel.
 
 import Dispatch
 import Foundation
 import VigilCore
 
-/// Pillow-exact LANCZOS resizing of `RGBImage`s.
+/// Exact LANCZOS resizing of `RGBImage`s, with Pillow's or torch's fixed-point arithmetic.
 public enum Lanczos {
-    /// Fractional bits of the fixed-point weights (Pillow's `PRECISION_BITS`).
-    static let precisionBits: Int32 = 32 - 8 - 2
+    /// Whose integer arithmetic to reproduce.
+    public enum Arithmetic: Sendable, Equatable {
+        /// Pillow 13.0.0 `Image.resize(…, LANCZOS)`: SmolVLM's image processor (`SmolVLMImageProcessorPil`).
+        case pillow
+        /// torch's uint8 `interpolate(mode="lanczos", antialias=True)`: what transformers' torchvision-backed
+        /// processors, including `SmolVLMVideoProcessor`, run on CPU.
+        case torch
+    }
 
-    /// `image` resized to `width × height` with Pillow's LANCZOS filter (antialiased when shrinking).
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    /// Fractional bits of Pillow's fixed-point weights (`PRECISION_BITS`).
+    static let pillowPrecisionBits: Int32 = 32 - 8 - 2
+
+    /// `image` resized to `width × height` with the LANCZOS filter (antialiased when shrinking), bit-exact with
+    /// `arithmetic`'s implementation.
+    public static func resize(
+        _ image: RGBImage, width: Int, height: Int, arithmetic: Arithmetic = .pillow
+    ) -> RGBImage {
         precondition(width > 0 && height > 0, "Lanczos.resize to \(width)×\(height): sizes must be positive")
         let needHorizontal = width != image.width
         let needVertical = height != image.height
         if !needHorizontal && !needVertical { return image }
 
-        if !isHorizontalFirst(from: image, width: width, height: height) {
+        if !isHorizontalFirst(from: image, width: width, height: height, arithmetic: arithmetic) {
             // Shrink the rows first so the horizontal pass has fewer of them.
-            let vertical = Kernel(inSize: image.height, outSize: height)
+            let vertical = Kernel(inSize: image.height, outSize: height, arithmetic: arithmetic)
             let shrunk = resampleVertical(image, rowOffset: 0, kernel: vertical)
             guard needHorizontal else { return shrunk }
-            return resampleHorizontal(shrunk, rows: 0..<height, kernel: Kernel(inSize: image.width, outSize: width))
+            let horizontal = Kernel(inSize: image.width, outSize: width, arithmetic: arithmetic)
+            return resampleHorizontal(shrunk, rows: 0..<height, kernel: horizontal)
         }
 
         var current = image
         var rowOffset = 0
-        let vertical = Kernel(inSize: image.height, outSize: height)
+        let vertical = Kernel(inSize: image.height, outSize: height, arithmetic: arithmetic)
         if needHorizontal {
-            // Only rows [firstRow, lastRow) of the source feed the vertical pass.
-            let firstRow = vertical.starts[0]
-            let lastRow = vertical.starts[height - 1] + vertical.counts[height - 1]
-            current = resampleHorizontal(
-                image, rows: firstRow..<lastRow, kernel: Kernel(inSize: image.width, outSize: width))
+            // Only rows [firstRow, lastRow) of the source feed the vertical pass (a saving, not a change of result).
+            let firstRow = needVertical ? vertical.starts[0] : 0
+            let lastRow = needVertical ? vertical.starts[height - 1] + vertical.counts[height - 1] : image.height
+            let horizontal = Kernel(inSize: image.width, outSize: width, arithmetic: arithmetic)
+            current = resampleHorizontal(image, rows: firstRow..<lastRow, kernel: horizontal)
             rowOffset = firstRow
         }
         if needVertical {
@@ -59,10 +81,13 @@ public enum Lanczos {
         return current
     }
 
-    /// Pillow 13's pass order: vertical first only when the height shrinks by more than twice as many pixels as the
-    /// width does (`ImagingResampleInner`); otherwise horizontal first. The order matters: the 8-bit intermediate is
-    /// rounded and clipped.
-    static func isHorizontalFirst(from image: RGBImage, width: Int, height: Int) -> Bool {
+    /// Pass order. Pillow 13 runs the vertical pass first only when the height shrinks by more than twice as many
+    /// pixels as the width does (`ImagingResampleInner`); torch always starts with the horizontal pass. The order
+    /// matters: the 8-bit intermediate is rounded and clipped.
+    static func isHorizontalFirst(from image: RGBImage, width: Int, height: Int, arithmetic: Arithmetic = .pillow)
+        -> Bool
+    {
+        if arithmetic == .torch { return true }
         let heightLoss = image.height - height
         let widthLoss = image.width - width
         return !(heightLoss > 0 && heightLoss > widthLoss * 2)
@@ -71,19 +96,22 @@ public enum Lanczos {
     // MARK: - Coefficients
 
     /// Fixed-point filter taps for one axis: for output sample `i`, `counts[i]` weights starting at source index
-    /// `starts[i]`, stored at `weights[i * size ..< i * size + counts[i]]`.
-    struct Kernel {
+    /// `starts[i]`, stored at `weights[i * size ..< i * size + counts[i]]`, with `precision` fraction bits.
+    struct Kernel: Sendable {
         /// Stride between the weight rows of consecutive outputs (Pillow's `ksize`).
         let size: Int
         /// First source index of each output's window.
         let starts: [Int]
         /// Number of source samples in each output's window.
         let counts: [Int]
-        /// Weights scaled by 2^22 and rounded half away from zero.
+        /// Weights scaled by 2^precision and rounded half away from zero.
         let weights: [Int32]
+        /// Fraction bits of `weights`.
+        let precision: Int32
 
-        /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the box `[0, inSize)` mapped onto `outSize`.
-        init(inSize: Int, outSize: Int) {
+        /// Pillow's `precompute_coeffs` for the box `[0, inSize)` mapped onto `outSize`, then the fixed-point
+        /// conversion of `arithmetic` (Pillow's `normalize_coeffs_8bpc`, or torch's int16 scaling).
+        init(inSize: Int, outSize: Int, arithmetic: Arithmetic = .pillow) {
             // Pillow passes the box edges as floats and subtracts them in float; exact for any real image size.
             let scale = Double(Float(inSize) - Float(0)) / Double(outSize)
             let filterScale = max(scale, 1.0)
@@ -92,9 +120,8 @@ public enum Lanczos {
             let inverse = 1.0 / filterScale
             var starts = [Int](repeating: 0, count: outSize)
             var counts = [Int](repeating: 0, count: outSize)
-            var weights = [Int32](repeating: 0, count: outSize * size)
-            var taps = [Double](repeating: 0, count: size)
-            let one = Double(1 << Lanczos.precisionBits)
+            var exact = [Double](repeating: 0, count: outSize * size)
+            var largest = 0.0
             for i in 0..<outSize {
                 let center = (Double(i) + 0.5) * scale
                 // C's (int) cast truncates toward zero; Swift's Int(_:) does the same.
@@ -103,22 +130,40 @@ public enum Lanczos {
                 var total = 0.0
                 for j in 0..<count {
                     let w = Lanczos.filter((Double(j + start) - center + 0.5) * inverse)
-                    taps[j] = w
+                    exact[i * size + j] = w
                     total += w
                 }
                 for j in 0..<count {
-                    var w = taps[j]
-                    if total != 0 { w /= total }
-                    let scaled = w < 0 ? -0.5 + w * one : 0.5 + w * one
-                    weights[i * size + j] = Int32(scaled)
+                    if total != 0 { exact[i * size + j] /= total }
+                    largest = max(largest, exact[i * size + j])
                 }
                 starts[i] = start
                 counts[i] = count
+            }
+            let precision = arithmetic == .pillow ? Lanczos.pillowPrecisionBits : Self.int16Precision(largest)
+            let one = Double(1 << precision)
+            var weights = [Int32](repeating: 0, count: outSize * size)
+            for i in 0..<outSize {
+                for j in 0..<counts[i] {
+                    let w = exact[i * size + j]
+                    weights[i * size + j] = Int32(w < 0 ? -0.5 + w * one : 0.5 + w * one)
+                }
             }
             self.size = size
             self.starts = starts
             self.counts = counts
             self.weights = weights
+            self.precision = precision
+        }
+
+        /// torch's fraction bits for int16 weights: the largest p ≤ 22 with round(largest · 2^p) < 2^15.
+        static func int16Precision(_ largest: Double) -> Int32 {
+            var p: Int32 = 0
+            while p < 22 {
+                if Int(0.5 + largest * Double(1 << (p + 1))) >= 1 << 15 { break }
+                p += 1
+            }
+            return p
         }
     }
 
@@ -137,10 +182,10 @@ public enum Lanczos {
         return sin(px) / px
     }
 
-    /// Rounds a fixed-point accumulator to a byte: `acc >> 22` clipped to 0…255.
+    /// Rounds a fixed-point accumulator to a byte: `acc >> precision` clipped to 0…255.
     @inline(__always)
-    static func clip(_ acc: Int32) -> UInt8 {
-        let v = acc >> precisionBits
+    static func clip(_ acc: Int32, _ precision: Int32) -> UInt8 {
+        let v = acc >> precision
         return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
     }
 
@@ -181,6 +226,7 @@ public enum Lanczos {
         let outRowBytes = outWidth * 3
         var out = [UInt8](repeating: 0, count: rows.count * outRowBytes)
         let kernelSize = kernel.size
+        let precision = kernel.precision
         let firstRow = rows.lowerBound
         let blockRows = horizontalBlockRows
         let blockCount = (rows.count + blockRows - 1) / blockRows
@@ -209,12 +255,12 @@ public enum Lanczos {
                                         accumulate(
                                             columns + starts[x] * stride, stride: stride, length: n * 3,
                                             weights: weightBuffer.baseAddress! + x * kernelSize, count: counts[x],
-                                            into: acc)
+                                            precision: precision, into: acc)
                                         var o = dst.base + r0 * outRowBytes + x * 3
                                         for r in 0..<n {
-                                            o[0] = clip(acc[r * 3])
-                                            o[1] = clip(acc[r * 3 + 1])
-                                            o[2] = clip(acc[r * 3 + 2])
+                                            o[0] = clip(acc[r * 3], precision)
+                                            o[1] = clip(acc[r * 3 + 1], precision)
+                                            o[2] = clip(acc[r * 3 + 2], precision)
                                             o += outRowBytes
                                         }
                                     }
@@ -247,14 +293,14 @@ public enum Lanczos {
         }
     }
 
-    /// `acc[i] = 2^21 + Σ_t weights[t] · lines[t · stride + i]` for `i < length`: one weighted sum of `count`
-    /// byte lines, vectorised over `i`.
+    /// `acc[i] = 2^(precision−1) + Σ_t weights[t] · lines[t · stride + i]` for `i < length`: one weighted sum of
+    /// `count` byte lines, vectorised over `i`.
     @inline(__always)
     private static func accumulate(
         _ lines: UnsafeMutablePointer<UInt8>, stride: Int, length: Int, weights: UnsafePointer<Int32>, count: Int,
-        into acc: UnsafeMutablePointer<Int32>
+        precision: Int32, into acc: UnsafeMutablePointer<Int32>
     ) {
-        acc.initialize(repeating: 1 << (precisionBits - 1), count: length)
+        acc.initialize(repeating: 1 << (precision - 1), count: length)
         for t in 0..<count {
             let w = weights[t]
             let line = lines + t * stride
@@ -271,6 +317,7 @@ public enum Lanczos {
         let rowBytes = image.width * 3
         var out = [UInt8](repeating: 0, count: outHeight * rowBytes)
         let kernelSize = kernel.size
+        let precision = kernel.precision
         image.pixels.withUnsafeBufferPointer { srcBuffer in
             out.withUnsafeMutableBufferPointer { dstBuffer in
                 let src = SharedPointer(base: UnsafeMutablePointer(mutating: srcBuffer.baseAddress!))
@@ -283,10 +330,11 @@ public enum Lanczos {
                         for y in chunk {
                             accumulate(
                                 src.base + (kernel.starts[y] - rowOffset) * rowBytes, stride: rowBytes,
-                                length: rowBytes, weights: weights + y * kernelSize, count: kernel.counts[y], into: acc)
+                                length: rowBytes, weights: weights + y * kernelSize, count: kernel.counts[y],
+                                precision: precision, into: acc)
                             let o = dst.base + y * rowBytes
                             for i in 0..<rowBytes {
-                                o[i] = clip(acc[i])
+                                o[i] = clip(acc[i], precision)
                             }
                         }
                     }

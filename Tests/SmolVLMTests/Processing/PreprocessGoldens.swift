@@ -34,6 +34,7 @@ struct PreprocessGoldens: Sendable {
         let sampleCount: Int
         let configs: [String: JSONAny]
         let lanczos: [LanczosCase]
+        let torchLanczos: [LanczosCase]
         let processor: [ProcessorCase]
         let videoFrames: [VideoFrameCase]
         let sampler: [SamplerCase]
@@ -43,6 +44,7 @@ struct PreprocessGoldens: Sendable {
         enum CodingKeys: String, CodingKey {
             case sampleCount = "sample_count"
             case configs, lanczos, processor
+            case torchLanczos = "torch_lanczos"
             case videoFrames = "video_frames"
             case sampler, prompts
             case numberWords = "number_words"
@@ -107,17 +109,19 @@ struct PreprocessGoldens: Sendable {
         let resizedHeight: Int
         let resizedWidth: Int
         let side: Int
+        /// The reference (torch uint8 LANCZOS, as `SmolVLMVideoProcessor` runs it).
         let tile: Checked
-        let torchTile: Checked
-        let torchMaxDiff: Int
+        /// The same two resizes with Pillow.
+        let pillowTile: Checked
+        let pillowMaxDiff: Int
         let pixels: Checked
 
         enum CodingKeys: String, CodingKey {
             case name, config, source, side, tile, pixels
             case resizedHeight = "resized_height"
             case resizedWidth = "resized_width"
-            case torchTile = "torch_tile"
-            case torchMaxDiff = "torch_max_diff"
+            case pillowTile = "pillow_tile"
+            case pillowMaxDiff = "pillow_max_diff"
         }
     }
 
