@@ -121,7 +121,7 @@ public enum NaiveKernels {
 }
 
 /// Deterministic pseudo-random floats for tests (SplitMix64, uniform in [-scale, scale]).
-public struct TestRandom {
+public struct TestRandom: RandomNumberGenerator {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
 

@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Tokenization
 
@@ -138,7 +139,7 @@ import Testing
 
     @Test func agreesWithTheStandardLibraryDecoder() {
         // Swift's String(decoding:) also substitutes maximal subparts; compare on seeded random byte strings.
-        var generator = SystemRandomNumberGenerator.Seeded(seed: 7)
+        var generator = TestRandom(seed: 7)
         for _ in 0..<2_000 {
             let count = Int.random(in: 0...12, using: &generator)
             let bytes = (0..<count).map { _ in
@@ -150,17 +151,3 @@ import Testing
     }
 }
 
-extension SystemRandomNumberGenerator {
-    /// A small seeded generator (SplitMix64) so failures reproduce.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-}

@@ -5,6 +5,7 @@
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 
 @testable import SmolVLM
 
@@ -21,11 +22,11 @@ import Testing
     }
 
     /// Seeded quants and f16 scales for the reference comparisons.
-    static func randomNibbles(_ rng: inout SplitMix64) -> [UInt8] {
+    static func randomNibbles(_ rng: inout TestRandom) -> [UInt8] {
         (0..<32).map { _ in UInt8(rng.next() % 16) }
     }
 
-    static func randomHalf(_ rng: inout SplitMix64, scale: Float) -> Float16 {
+    static func randomHalf(_ rng: inout TestRandom, scale: Float) -> Float16 {
         Float16((Float(rng.next() % 20_001) / 10_000 - 1) * scale)
     }
 }
@@ -93,7 +94,7 @@ extension GGUFDequantizerTests {
 
 extension GGUFDequantizerTests {
     @Test func quantisedTypesMatchTheReferenceFormulas() {
-        var rng = SplitMix64(seed: 42)
+        var rng = TestRandom(seed: 42)
         let blockCount = 64
         var q8: [UInt8] = []
         var q40: [UInt8] = []
@@ -121,7 +122,7 @@ extension GGUFDequantizerTests {
 
     @Test func loadTensorDequantisesEveryType() throws {
         // The same 2×64 matrix stored as each supported type, through a file.
-        var rng = SplitMix64(seed: 3)
+        var rng = TestRandom(seed: 3)
         let d = Self.randomHalf(&rng, scale: 0.1)
         let m = Self.randomHalf(&rng, scale: 0.1)
         let nibbles = (0..<4).map { _ in Self.randomNibbles(&rng) }

@@ -4,6 +4,7 @@
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 
 @testable import SmolVLM
 
@@ -178,7 +179,7 @@ extension GGUFFileTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let url = folder.url.appendingPathComponent("corrupt.gguf")
-        var rng = SplitMix64(seed: 7)
+        var rng = TestRandom(seed: 7)
         for _ in 0..<1500 {
             var bytes = original
             for _ in 0..<(1 + Int(rng.next() % 4)) {
@@ -306,17 +307,3 @@ enum SmolVLMTestBytes {
     static func uint64(_ v: UInt64) -> [UInt8] { bytes(of: v.littleEndian) }
 }
 
-/// A small deterministic generator (SplitMix64) for the corruption test.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

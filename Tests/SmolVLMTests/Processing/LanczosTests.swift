@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 import VigilCore
 
 @testable import SmolVLM
@@ -31,7 +32,7 @@ extension LanczosTests {
     }
 
     @Test func matchesNaiveTwinOnRandomSizes() {
-        var rng = SplitMix64(seed: 7)
+        var rng = TestRandom(seed: 7)
         for _ in 0..<60 {
             let w = Int(rng.next() % 40) + 1
             let h = Int(rng.next() % 40) + 1
@@ -81,18 +82,6 @@ extension LanczosTests {
     }
 }
 
-/// A small deterministic generator for test inputs.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The naive twin of `Lanczos`: Pillow 13's and torch's algorithms written as plainly as possible (weights
 /// recomputed for every output sample, one channel at a time, no row skipping).
