@@ -8,7 +8,7 @@
 //   model              BPE: vocab, merges ("a b" strings or ["a", "b"] pairs), unk_token, fuse_unk, ignore_merges;
 //                      dropout null, byte_fallback false, no continuing_subword_prefix / end_of_word_suffix
 //   added_tokens       id, content, special, normalized, lstrip, rstrip, single_word
-//   post_processor     null or ByteLevel (which only trims offsets; it adds no ids)
+//   post_processor     null, ByteLevel (which only trims offsets) or a TemplateProcessing of just "$A" (adds no ids)
 //   decoder            ByteLevel
 // Added-token ids follow tokenizers' `AddedVocabulary::add_tokens`: the vocabulary id when the content is in the
 // vocabulary, otherwise the next id from the vocabulary size. tokenizers ignores the file's `id` (it only warns);
@@ -251,10 +251,19 @@ private struct JSONFields {
 
     private func checkPostProcessor(_ value: Any?) throws {
         guard let value, !isNull(value) else { return }
-        let type = try typeName(try object(value, "post_processor"), "post_processor")
+        let post = try object(value, "post_processor")
+        let type = try typeName(post, "post_processor")
+        // transformers 5.x re-saves tokenizers with a TemplateProcessing whose single-sequence template is just the
+        // sequence ("$A"): it adds no tokens, exactly like null.
+        if type == "TemplateProcessing", let single = post["single"] as? [Any],
+            single.allSatisfy({ ($0 as? [String: Any])?["Sequence"] != nil })
+        {
+            return
+        }
         guard type == "ByteLevel" else {
             throw unsupported(
-                "post_processor.type", "is \"\(type)\"; only null or ByteLevel (which adds no tokens) is supported")
+                "post_processor.type",
+                "is \"\(type)\"; only null, ByteLevel or a TemplateProcessing that adds no tokens is supported")
         }
     }
 

@@ -132,26 +132,7 @@ enum ModelFiles {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw CheckpointError(location: file.path, problems: [describe(error)])
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .dataCorrupted(let c):
-            if c.codingPath.isEmpty { return "not valid JSON (\(c.underlyingError.map { "\($0)" } ?? c.debugDescription))" }
-            return "key '\(path(c.codingPath))': \(c.debugDescription)"
-        case .keyNotFound(let key, let c):
-            return "required key '\(path(c.codingPath + [key]))' is missing"
-        case .typeMismatch(let type, let c):
-            return "key '\(path(c.codingPath))' should be \(type)"
-        case .valueNotFound(let type, let c):
-            return "key '\(path(c.codingPath))' is null, expected \(type)"
-        @unknown default:
-            return "\(error)"
+            throw CheckpointError(location: file.path, problems: [describeDecodingError(error)])
         }
     }
 }

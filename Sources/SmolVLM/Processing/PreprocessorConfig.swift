@@ -133,6 +133,9 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
     public var videoSampling: VideoSampling?
     /// Whether the JSON named a top-level `size` (transformers 5.24 then lets it override `video_sampling.video_size`).
     public var hasExplicitSize: Bool
+    /// The video processor's own `size`, when the checkpoint has a separate video processor config (transformers
+    /// 5.x saves one inside processor_config.json); it then decides `videoFrameSize`.
+    public var videoFrameSizeOverride: Size? = nil
 
     /// The real SmolVLM2 (256M/500M Video-Instruct) values.
     public static let smolVLM2 = PreprocessorConfig(
@@ -175,6 +178,7 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
     /// 2048 longest edge first. Without a top-level `size`, `video_size` applies; without either, the class default
     /// `{"longest_edge": 4 * 364}`.
     public var videoFrameSize: Size {
+        if let videoFrameSizeOverride { return videoFrameSizeOverride }
         if hasExplicitSize { return size }
         return videoSampling?.videoSize ?? size
     }
@@ -314,27 +318,8 @@ private func decodeConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T
     do {
         return try JSONDecoder().decode(T.self, from: data)
     } catch let error as DecodingError {
-        throw ProcessingError("\(url.path) is not a valid \(url.lastPathComponent): \(describe(error))")
+        throw ProcessingError("\(url.path) is not a valid \(url.lastPathComponent): \(describeDecodingError(error))")
     } catch {
         throw ProcessingError("\(url.path) is not a valid \(url.lastPathComponent): \(error)")
-    }
-}
-
-/// A one-line account of a decoding error: the key path and what went wrong.
-private func describe(_ error: DecodingError) -> String {
-    func path(_ keys: [any CodingKey]) -> String {
-        keys.isEmpty ? "top level" : keys.map(\.stringValue).joined(separator: ".")
-    }
-    switch error {
-    case .dataCorrupted(let context):
-        return "\(path(context.codingPath)): \(context.debugDescription)"
-    case .keyNotFound(let key, let context):
-        return "\(path(context.codingPath + [key])) is missing"
-    case .typeMismatch(let type, let context):
-        return "\(path(context.codingPath)) should be \(type): \(context.debugDescription)"
-    case .valueNotFound(let type, let context):
-        return "\(path(context.codingPath)) should be a \(type), found null"
-    @unknown default:
-        return "\(error)"
     }
 }
