@@ -41,7 +41,7 @@ public struct ModelFileSet: Sendable, Equatable {
         required: ["config.json", "tokenizer.json"],
         optional: [
             "tokenizer_config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
-            "chat_template.json", "special_tokens_map.json",
+            "chat_template.json", "chat_template.jinja", "special_tokens_map.json",
         ],
         includesSafetensorsWeights: true)
 
