@@ -232,52 +232,76 @@ VK_CLONES_DECODE static void attend_one_generic(const float *q, const float *k, 
     }
 }
 
-VK_AVX512 static void attend_one_avx512(const float *q, const float *k, const float *v, long n, long hd, float scale,
-                                        float *scores, float *out) {
-    // Scores, four keys at a time for independent accumulators.
-    long t = 0;
-    for (; t + 4 <= n; t += 4) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (long i = 0; i < hd; i += 16) {
-            __m512 qv = _mm512_loadu_ps(q + i);
-            s0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + t * hd + i), s0);
-            s1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (t + 1) * hd + i), s1);
-            s2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (t + 2) * hd + i), s2);
-            s3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (t + 3) * hd + i), s3);
+VK_AVX512 static inline __m512 load_kv16(const void *base, long i, int bf16) {
+    if (bf16)
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + i))), 16));
+    return _mm512_loadu_ps((const float *)base + i);
+}
+
+/// Partial attention of one GQA group over keys [k0, k1) of one KV head: for each of the `group` query heads,
+/// the local max m, the local sum l = Σ e^(s−m) and o = Σ e^(s−m)·v (unnormalised), written to part[g·(hd+2)…].
+/// Each key and value row is read once for the whole group. hd is a multiple of 16, at most 128.
+VK_AVX512 static void attend_group_partial(const float *q, long group, const void *k, const void *v, long k0, long k1,
+                                           long hd, float scale, int bf16, float *scores, float *part) {
+    const long hv = hd / 16;
+    long n = k1 - k0;
+    for (long g = 0; g < group; g++) {
+        float *pg = part + g * (hd + 2);
+        if (n <= 0) {
+            pg[0] = -INFINITY;
+            pg[1] = 0;
+            memset(pg + 2, 0, sizeof(float) * hd);
         }
-        scores[t] = _mm512_reduce_add_ps(s0) * scale;
-        scores[t + 1] = _mm512_reduce_add_ps(s1) * scale;
-        scores[t + 2] = _mm512_reduce_add_ps(s2) * scale;
-        scores[t + 3] = _mm512_reduce_add_ps(s3) * scale;
     }
-    for (; t < n; t++) {
-        __m512 s0 = _mm512_setzero_ps();
-        for (long i = 0; i < hd; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + t * hd + i), s0);
-        scores[t] = _mm512_reduce_add_ps(s0) * scale;
+    if (n <= 0) return;
+    // Scores: one K row load serves every head of the group.
+    for (long t = k0; t < k1; t++) {
+        __m512 kr[8];
+        for (long c = 0; c < hv; c++) kr[c] = load_kv16(k, t * hd + c * 16, bf16);
+        for (long g = 0; g < group; g++) {
+            const float *qg = q + g * hd;
+            __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(qg), kr[0]);
+            for (long c = 1; c < hv; c++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(qg + c * 16), kr[c], acc);
+            scores[g * n + (t - k0)] = _mm512_reduce_add_ps(acc) * scale;
+        }
     }
-    // Softmax (max-subtracted).
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    for (t = 0; t + 16 <= n; t += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + t));
-    float max = _mm512_reduce_max_ps(vmax);
-    for (; t < n; t++) max = scores[t] > max ? scores[t] : max;
-    __m512 vm = _mm512_set1_ps(max), vsum = _mm512_setzero_ps();
-    for (t = 0; t < n; t += 16) {
-        __mmask16 m = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1);
-        __m512 p = _mm512_maskz_mov_ps(m, vk_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + t), vm)));
-        _mm512_mask_storeu_ps(scores + t, m, p);
-        vsum = _mm512_add_ps(vsum, p);
+    // Local softmax numerators per head.
+    for (long g = 0; g < group; g++) {
+        float *sg = scores + g * n;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        long t = 0;
+        for (; t + 16 <= n; t += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(sg + t));
+        float m = _mm512_reduce_max_ps(vmax);
+        for (; t < n; t++) m = sg[t] > m ? sg[t] : m;
+        __m512 vm = _mm512_set1_ps(m), vsum = _mm512_setzero_ps();
+        for (t = 0; t < n; t += 16) {
+            __mmask16 mk = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1);
+            __m512 e = _mm512_maskz_mov_ps(mk, vk_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, sg + t), vm)));
+            _mm512_mask_storeu_ps(sg + t, mk, e);
+            vsum = _mm512_add_ps(vsum, e);
+        }
+        part[g * (hd + 2)] = m;
+        part[g * (hd + 2) + 1] = _mm512_reduce_add_ps(vsum);
     }
-    float inv = 1.0f / _mm512_reduce_add_ps(vsum);
-    // Weighted sum of values (Hd ≤ 128: up to 8 accumulators).
-    __m512 acc[8];
-    long hv = hd / 16;
-    for (long c = 0; c < hv; c++) acc[c] = _mm512_setzero_ps();
-    for (t = 0; t < n; t++) {
-        __m512 p = _mm512_set1_ps(scores[t]);
-        for (long c = 0; c < hv; c++) acc[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + t * hd + c * 16), acc[c]);
+    // Values: one V row load serves every head of the group (group ≤ 4 keeps accumulators in registers for
+    // Hd = 64; larger groups spill, still correct).
+    for (long g0 = 0; g0 < group; g0 += 4) {
+        long ng = group - g0 < 4 ? group - g0 : 4;
+        __m512 acc[4][8];
+        for (long g = 0; g < 4; g++)
+            for (long c = 0; c < hv; c++) acc[g][c] = _mm512_setzero_ps();
+        for (long t = k0; t < k1; t++) {
+            __m512 vr[8];
+            for (long c = 0; c < hv; c++) vr[c] = load_kv16(v, t * hd + c * 16, bf16);
+            for (long g = 0; g < ng; g++) {
+                __m512 p = _mm512_set1_ps(scores[(g0 + g) * n + (t - k0)]);
+                for (long c = 0; c < hv; c++) acc[g][c] = _mm512_fmadd_ps(p, vr[c], acc[g][c]);
+            }
+        }
+        for (long g = 0; g < ng; g++)
+            for (long c = 0; c < hv; c++) _mm512_storeu_ps(part + (g0 + g) * (hd + 2) + 2 + c * 16, acc[g][c]);
     }
-    __m512 vinv = _mm512_set1_ps(inv);
-    for (long c = 0; c < hv; c++) _mm512_storeu_ps(out + c * 16, _mm512_mul_ps(acc[c], vinv));
 }
 
 VK_AVX512 static void silu_mul16_avx512(const float *g, const float *u, float *out) {
@@ -300,8 +324,11 @@ struct vk_step_args {
 long vk_decode_scratch_floats(const vk_decoder *d) {
     long qkv = (d->heads + 2 * d->kv_heads) * d->head_dim;
     long threads = omp_get_max_threads();
-    // shared: qkv, attention output, MLP activation; per thread: normed row, scores, 32 gate/up values.
-    return qkv + d->heads * d->head_dim + d->intermediate + threads * (d->hidden + d->capacity + 32 + 16) + 64;
+    long group = d->heads / d->kv_heads;
+    // shared: qkv, attention output, MLP activation, attention partials [threads, H, Hd + 2];
+    // per thread: normed row, scores of a group over its key range, 32 gate/up values.
+    return qkv + d->heads * d->head_dim + d->intermediate + threads * d->heads * (d->head_dim + 2) +
+           threads * (d->hidden + group * d->capacity + 32 + 16) + 64;
 }
 
 static void vk_step_thread(void *p) {
@@ -313,8 +340,10 @@ static void vk_step_thread(void *p) {
     float *qkv = a->scratch;
     float *attn = qkv + hq + 2 * hk;
     float *act = attn + hq;
-    float *mine = act + d->intermediate + t * (d->hidden + d->capacity + 32 + 16);
-    float *normed = mine, *scores = mine + d->hidden, *gu = scores + d->capacity;
+    float *partials = act + d->intermediate;  // [nt, H, Hd + 2]
+    float *mine = partials + nt * d->heads * (hd + 2) + t * (d->hidden + group * d->capacity + 32 + 16);
+    float *normed = mine, *scores = mine + d->hidden, *gu = scores + group * d->capacity;
+    const int grouped = a->avx512 && hd % 16 == 0 && hd <= 128;
     const float *cosr = d->rope_cos + (long)a->position * half, *sinr = d->rope_sin + (long)a->position * half;
     const float scale = 1.0f / sqrtf((float)hd);
     long b, e;
@@ -330,20 +359,56 @@ static void vk_step_thread(void *p) {
             if (r >= hq) {  // keys and values go to the cache slot `past`
                 long is_v = r >= hq + hk;
                 long head = (r - hq - (is_v ? hk : 0)) / hd;
-                float *dst = (is_v ? L->v_cache : L->k_cache) + (head * d->capacity + a->past) * hd;
-                memcpy(dst, qkv + r, sizeof(float) * hd);
+                long slot = (head * d->capacity + a->past) * hd;
+                void *cache = is_v ? L->v_cache : L->k_cache;
+                if (d->kv_bf16) vk_f32_to_bf16(qkv + r, (uint16_t *)cache + slot, hd);
+                else memcpy((float *)cache + slot, qkv + r, sizeof(float) * hd);
             }
         }
         vk_barrier_wait(&a->barrier, nt);
-        // Attention, query heads split across threads.
-        vk_split(d->heads, t, nt, 1, &b, &e);
-        for (long h = b; h < e; h++) {
-            long j = h / group;
-            const float *kc = L->k_cache + j * d->capacity * hd, *vc = L->v_cache + j * d->capacity * hd;
-            if (a->avx512 && hd % 16 == 0 && hd <= 128)
-                attend_one_avx512(qkv + h * hd, kc, vc, a->past + 1, hd, scale, scores, attn + h * hd);
-            else
+        if (grouped) {
+            // Attention split by keys: each thread takes a range of the cache for every KV head (each K/V row is
+            // read once per group, and both threads stream), then the partial softmaxes are merged per head.
+            long n = a->past + 1;
+            long k0, k1;
+            vk_split(n, t, nt, 16, &k0, &k1);
+            size_t elem = d->kv_bf16 ? 2 : 4;
+            for (long j = 0; j < d->kv_heads; j++) {
+                const char *kc = (const char *)L->k_cache + (size_t)(j * d->capacity * hd) * elem;
+                const char *vc = (const char *)L->v_cache + (size_t)(j * d->capacity * hd) * elem;
+                attend_group_partial(qkv + j * group * hd, group, kc, vc, k0, k1, hd, scale, d->kv_bf16, scores,
+                                     partials + (t * d->heads + j * group) * (hd + 2));
+            }
+            vk_barrier_wait(&a->barrier, nt);
+            vk_split(d->heads, t, nt, 1, &b, &e);
+            for (long h = b; h < e; h++) {
+                float m = -INFINITY;
+                for (int u = 0; u < nt; u++) {
+                    float mu = partials[(u * d->heads + h) * (hd + 2)];
+                    m = mu > m ? mu : m;
+                }
+                float l = 0;
+                float *out = attn + h * hd;
+                memset(out, 0, sizeof(float) * hd);
+                for (int u = 0; u < nt; u++) {
+                    const float *pu = partials + (u * d->heads + h) * (hd + 2);
+                    if (pu[0] == -INFINITY) continue;
+                    float w = expf(pu[0] - m);
+                    l += pu[1] * w;
+                    for (long i = 0; i < hd; i++) out[i] += pu[2 + i] * w;
+                }
+                float inv = 1.0f / l;
+                for (long i = 0; i < hd; i++) out[i] *= inv;
+            }
+        } else {
+            // Attention, query heads split across threads (f32 cache).
+            vk_split(d->heads, t, nt, 1, &b, &e);
+            for (long h = b; h < e; h++) {
+                long j = h / group;
+                const float *kc = (const float *)L->k_cache + j * d->capacity * hd;
+                const float *vc = (const float *)L->v_cache + j * d->capacity * hd;
                 attend_one_generic(qkv + h * hd, kc, vc, a->past + 1, hd, scale, scores, attn + h * hd);
+            }
         }
         vk_barrier_wait(&a->barrier, nt);
         // x += o_proj(attn)

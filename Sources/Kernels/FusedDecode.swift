@@ -143,21 +143,22 @@ public final class FusedDecodeState {
     /// Logits [V] of the last step.
     public let logits: Tensor
 
-    /// Binds `weights` to per-layer key and value caches [Hkv, capacity, Hd] (f32).
+    /// Binds `weights` to per-layer key and value caches [Hkv, capacity, Hd] (f32, or bf16 on AVX-512 CPUs).
     public init(weights: FusedDecodeWeights, keyCaches: [Tensor], valueCaches: [Tensor], capacity: Int) {
+        let kvBF16 = keyCaches.first?.dtype == .bf16
+        precondition(!kvBF16 || vk_flash_supported(Int(weights.headDim)) != 0, "bf16 KV caches need AVX-512")
         self.weights = weights
         let n = weights.layers.count
         layerDescs = .allocate(capacity: max(1, n))
         for (l, layer) in weights.layers.enumerated() {
             layerDescs[l] = vk_decode_layer(
                 input_norm: layer.inputNorm.floats, post_norm: layer.postNorm.floats, qkv: layer.qkv.c, o: layer.o.c,
-                gate_up: layer.gateUp.c, down: layer.down.c, k_cache: keyCaches[l].floats,
-                v_cache: valueCaches[l].floats)
+                gate_up: layer.gateUp.c, down: layer.down.c, k_cache: keyCaches[l].raw, v_cache: valueCaches[l].raw)
         }
         decoder = vk_decoder(
             layers: n, hidden: weights.hidden, heads: weights.heads, kv_heads: weights.kvHeads,
             head_dim: weights.headDim, intermediate: weights.intermediate, vocab: weights.vocab, capacity: capacity,
-            eps: weights.eps, layer: layerDescs, final_norm: weights.finalNorm.floats, lm_head: weights.lmHead.c,
+            eps: weights.eps, kv_bf16: kvBF16 ? 1 : 0, layer: layerDescs, final_norm: weights.finalNorm.floats, lm_head: weights.lmHead.c,
             rope_cos: weights.rope.cosTable.floats, rope_sin: weights.rope.sinTable.floats)
         scratch = Tensor(zeros: [0])
         logits = Tensor(zeros: [weights.vocab])

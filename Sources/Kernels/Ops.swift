@@ -111,20 +111,25 @@ public struct RotaryEmbedding: Sendable {
     }
 }
 
-/// Keys or values laid out so element (head j, token t, d) is at `base + j·headStride + t·rowStride + d`.
+/// Keys or values laid out so element (head j, token t, d) is at `base + j·headStride + t·rowStride + d`, counted
+/// in elements of `dtype` (f32 or bf16).
 public struct HeadMajorView {
-    public var base: UnsafeMutablePointer<Float>
+    public var base: UnsafeMutableRawPointer
+    public var dtype: DType
     public var headStride: Int
     public var rowStride: Int
-    public init(base: UnsafeMutablePointer<Float>, headStride: Int, rowStride: Int) {
+
+    public init(base: UnsafeMutableRawPointer, dtype: DType = .f32, headStride: Int, rowStride: Int) {
+        precondition(dtype == .f32 || dtype == .bf16, "attention reads f32 or bf16 keys and values")
         self.base = base
+        self.dtype = dtype
         self.headStride = headStride
         self.rowStride = rowStride
     }
 
-    /// A token-major [T, H·Hd] tensor seen per head.
+    /// A token-major [T, H·Hd] f32 tensor seen per head.
     public init(tokenMajor t: Tensor, headDim: Int) {
-        self.init(base: t.floats, headStride: headDim, rowStride: t.shape.innermost)
+        self.init(base: t.raw, headStride: headDim, rowStride: t.shape.innermost)
     }
 }
 
@@ -144,20 +149,27 @@ extension ComputeContext {
         q: Tensor, keys: HeadMajorView, values: HeadMajorView, keyCount: Int, heads: Int, kvHeads: Int,
         headDim: Int, scale: Float, causalOffset: Int?, into out: Tensor, kernel: AttentionKernel = .automatic
     ) {
-        precondition(keys.headStride == values.headStride && keys.rowStride == values.rowStride, "attention: K/V layout")
+        precondition(
+            keys.headStride == values.headStride && keys.rowStride == values.rowStride && keys.dtype == values.dtype,
+            "attention: K/V layout")
+        precondition(keys.dtype == .f32 || vk_flash_supported(headDim) != 0, "attention: bf16 K/V need AVX-512")
         precondition(heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) KV heads")
         let tq = q.count / (heads * headDim)
         precondition(out.count == q.count, "attention: out \(out.shape) vs q \(q.shape)")
         let threads = max(1, computeThreads)
         if kernel == .automatic && vk_flash_supported(headDim) != 0 {
-            let scratch = scratchFloats(threads * vk_flash_scratch_floats(headDim))
+            let perThread = threads * vk_flash_scratch_floats(headDim)
+            let scratch = scratchFloats(perThread + vk_flash_shared_floats(kvHeads, headDim, keyCount))
             vk_flash_attention(
-                q.floats, heads * headDim, keys.base, values.base, keys.headStride, keys.rowStride, out.floats,
-                heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
+                q.floats, heads * headDim, keys.base, values.base, keys.dtype == .bf16 ? 1 : 0, keys.headStride,
+                keys.rowStride, out.floats,
+                heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch,
+                scratch + perThread)
         } else {
             let scratch = scratchFloats(threads * keyCount)
             vk_attention(
-                q.floats, heads * headDim, keys.base, values.base, keys.headStride, keys.rowStride, out.floats,
+                q.floats, heads * headDim, keys.base.assumingMemoryBound(to: Float.self),
+                values.base.assumingMemoryBound(to: Float.self), keys.headStride, keys.rowStride, out.floats,
                 heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
         }
     }

@@ -61,10 +61,14 @@ void vk_attention(const float *q, long q_stride, const float *k, const float *v,
                   long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
                   long head_dim, float scale, long causal_offset, float *scratch);
 /// The same contract, tiled ("flash") so no Tq×Tk matrix exists; AVX-512 only (check vk_flash_supported).
-/// scratch: vk_threads() · vk_flash_scratch_floats(head_dim) floats.
-void vk_flash_attention(const float *q, long q_stride, const float *k, const float *v, long kv_head_stride,
+/// scratch: vk_threads() · vk_flash_scratch_floats(head_dim) floats; shared: vk_flash_shared_floats(…) floats
+/// (the transposed keys).
+/// k and v may be bf16 (kv_bf16 = 1; strides then count bf16 elements).
+void vk_flash_attention(const float *q, long q_stride, const void *k, const void *v, int kv_bf16, long kv_head_stride,
                         long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
-                        long head_dim, float scale, long causal_offset, float *scratch);
+                        long head_dim, float scale, long causal_offset, float *scratch, float *shared);
+/// Shared scratch floats of vk_flash_attention: the keys transposed, [Hkv, Hd, Tk rounded up to 64].
+long vk_flash_shared_floats(long kv_heads, long head_dim, long tk);
 /// Whether vk_flash_attention can run here for this head dim.
 int vk_flash_supported(long head_dim);
 /// Per-thread scratch floats of vk_flash_attention.

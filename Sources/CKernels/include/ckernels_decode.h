@@ -30,13 +30,14 @@ typedef struct {
 typedef struct {
     const float *input_norm, *post_norm;  // [D]
     vk_matrix qkv, o, gate_up, down;
-    float *k_cache, *v_cache;             // [Hkv, C, Hd], keys stored rotated
+    void *k_cache, *v_cache;              // [Hkv, C, Hd] f32 or bf16 (vk_decoder.kv_bf16), keys stored rotated
 } vk_decode_layer;
 
 /// The whole decoder.
 typedef struct {
     long layers, hidden, heads, kv_heads, head_dim, intermediate, vocab, capacity;
     float eps;
+    int kv_bf16;  // the KV cache holds bf16 (else f32)
     const vk_decode_layer *layer;
     const float *final_norm;  // [D]
     vk_matrix lm_head;        // [V, D]

@@ -7,6 +7,9 @@
 // to new positions; keys are stored rotated, so a re-position must rotate by the position delta (or keep pre-RoPE
 // keys as the source of truth — the streaming design's choice).
 //
+// Element type: f32 for the fp32 (parity) path; bf16 for the faster precisions on AVX-512 CPUs (half the memory and
+// the traffic that decoding streams at every token).
+//
 // Shape legend: L layers, Hkv key/value heads, Hd head dim, C capacity (slots).
 
 import Kernels
@@ -18,6 +21,8 @@ public final class KVCache {
     public let headDim: Int
     /// Slots available.
     public let capacity: Int
+    /// Element type of keys and values (f32 or bf16).
+    public let dtype: DType
     /// Per layer: [Hkv, C, Hd].
     let keys: [Tensor]
     let values: [Tensor]
@@ -27,18 +32,20 @@ public final class KVCache {
     public private(set) var positions: [Int32] = []
 
     /// Allocates a cache of `capacity` slots (zeroed).
-    public init(layerCount: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+    public init(layerCount: Int, kvHeads: Int, headDim: Int, capacity: Int, dtype: DType = .f32) {
+        precondition(dtype == .f32 || dtype == .bf16, "KV caches hold f32 or bf16")
         self.layerCount = layerCount
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.capacity = capacity
-        keys = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
-        values = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim]) }
+        self.dtype = dtype
+        keys = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim], dtype: dtype) }
+        values = (0..<layerCount).map { _ in Tensor(zeros: [kvHeads, capacity, headDim], dtype: dtype) }
         positions.reserveCapacity(capacity)
     }
 
     /// Bytes held by keys and values.
-    public var byteCount: Int { 2 * layerCount * kvHeads * capacity * headDim * 4 }
+    public var byteCount: Int { 2 * layerCount * kvHeads * capacity * headDim * dtype.size }
 
     /// Free slots.
     public var remaining: Int { capacity - count }
@@ -60,8 +67,6 @@ public final class KVCache {
     /// `commit(positions:)` once every layer has written).
     func write(layer: Int, k: Tensor, v: Tensor, tokens: Int) {
         precondition(count + tokens <= capacity, "KV cache overflow")
-        let kd = keys[layer].floats
-        let vd = values[layer].floats
         let ks = k.floats
         let vs = v.floats
         let rowWidth = kvHeads * headDim
@@ -69,8 +74,15 @@ public final class KVCache {
             for j in 0..<kvHeads {
                 let dst = (j * capacity + count + t) * headDim
                 let src = t * rowWidth + j * headDim
-                (kd + dst).update(from: ks + src, count: headDim)
-                (vd + dst).update(from: vs + src, count: headDim)
+                if dtype == .bf16 {
+                    let kd = keys[layer].raw.assumingMemoryBound(to: UInt16.self)
+                    let vd = values[layer].raw.assumingMemoryBound(to: UInt16.self)
+                    Conversions.toBF16(ks + src, count: headDim, into: kd + dst)
+                    Conversions.toBF16(vs + src, count: headDim, into: vd + dst)
+                } else {
+                    (keys[layer].floats + dst).update(from: ks + src, count: headDim)
+                    (values[layer].floats + dst).update(from: vs + src, count: headDim)
+                }
             }
         }
     }
@@ -89,11 +101,11 @@ public final class KVCache {
 
     /// Layer `layer`'s keys as seen by attention.
     func keyView(layer: Int) -> HeadMajorView {
-        HeadMajorView(base: keys[layer].floats, headStride: capacity * headDim, rowStride: headDim)
+        HeadMajorView(base: keys[layer].raw, dtype: dtype, headStride: capacity * headDim, rowStride: headDim)
     }
 
     /// Layer `layer`'s values as seen by attention.
     func valueView(layer: Int) -> HeadMajorView {
-        HeadMajorView(base: values[layer].floats, headStride: capacity * headDim, rowStride: headDim)
+        HeadMajorView(base: values[layer].raw, dtype: dtype, headStride: capacity * headDim, rowStride: headDim)
     }
 }

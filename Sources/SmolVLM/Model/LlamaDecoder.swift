@@ -99,11 +99,17 @@ public struct LlamaDecoder: Sendable {
             headDim: config.headDim, theta: config.ropeTheta, maxPositions: max(1, config.maxPositionEmbeddings))
     }
 
+    /// Element type of this decoder's KV caches: bf16 where the precision asks for it and the attention kernels
+    /// take it (AVX-512, head dim a multiple of 16 up to 128), else f32.
+    public var kvCacheType: DType {
+        precision.kvCache == .bf16 && config.headDim % 16 == 0 && config.headDim <= 128 ? .bf16 : .f32
+    }
+
     /// A cache for `capacity` tokens of this decoder.
     public func makeCache(capacity: Int) -> KVCache {
         KVCache(
             layerCount: config.numHiddenLayers, kvHeads: config.numKeyValueHeads, headDim: config.headDim,
-            capacity: capacity)
+            capacity: capacity, dtype: kvCacheType)
     }
 
     /// Buffers for this decoder.

@@ -29,9 +29,15 @@ public struct ResolvedPrecision: Sendable, Equatable {
     /// Weights of the fused single-token decode step; nil = the reference path.
     public var decode: DecodeWeightType?
 
+    /// Element type of the KV cache: bf16 when a faster precision runs on a CPU with the AVX-512 kernels, else f32.
+    public var kvCache: DType {
+        decode != nil && ComputeInfo.kernelISA == "avx512" ? .bf16 : .f32
+    }
+
     /// A short label ("bf16 matmul + int8 decode").
     public var label: String {
-        "\(matmul == .bf16 ? "bf16" : "fp32") matmul + \(decode?.rawValue ?? "fp32 reference") decode"
+        "\(matmul == .bf16 ? "bf16" : "fp32") matmul + \(decode?.rawValue ?? "fp32 reference") decode + "
+            + "\(kvCache == .bf16 ? "bf16" : "fp32") KV"
     }
 }
 
