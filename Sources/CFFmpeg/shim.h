@@ -51,6 +51,18 @@ static inline int cff_index_frame_count(AVStream *st) {
     return frames;
 }
 
+/// The byte offset just past the last frame the index of `st` lists (0 without an index with sizes). A local file
+/// shorter than this has been cut off.
+static inline int64_t cff_index_end(AVStream *st) {
+    int n = avformat_index_get_entries_count(st);
+    int64_t end = 0;
+    for (int i = 0; i < n; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (e && e->size > 0 && e->pos + e->size > end) end = e->pos + e->size;
+    }
+    return end;
+}
+
 /// Copies RGB24 `src` (w×h, rows `src_stride` bytes apart) into packed `dst`, mirrored left-right first when
 /// `hflip`, then turned clockwise by `quarter_turns` × 90°. `dst` holds w×h×3 bytes; it is h wide and w high for odd
 /// quarter turns.

@@ -221,7 +221,7 @@ final class IngestSession: Sendable {
                 return finishStopped()
             case .endOfStream:
                 guard isLive else {
-                    if let truncation = Self.truncation(input, decoded: counters.decoded) {
+                    if let truncation = Self.truncation(input, decoded: counters.decoded, mediaTime: counters.mediaTime) {
                         return fail(.truncated(source: name, detail: truncation))
                     }
                     emit(.ended, detail: "end of stream")
@@ -232,7 +232,10 @@ final class IngestSession: Sendable {
                 emitError(code: "disconnected", message: "'\(name)': \(reason).", retryIn: options.reconnectDelay(attempt: 1))
             case .stalled(let seconds):
                 guard isLive else { return fail(.timedOut(source: name, seconds: options.timeout)) }
-                state.withLock { $0.stalls += 1 }
+                state.withLock {
+                    $0.stalls += 1
+                    $0.lastStallSeconds = seconds
+                }
                 reason = "stalled: no data for \(formatSeconds((seconds * 10).rounded() / 10))"
                 emitError(
                     code: "stalled", message: "'\(name)' \(reason) (timeout \(formatSeconds(options.timeout))).",
@@ -294,11 +297,14 @@ final class IngestSession: Sendable {
         return nil
     }
 
-    /// For a file read to its end: a description of what is missing when it ended early, else nil. The container's
-    /// index (frames it lists) is compared with the frames decoded.
-    static func truncation(_ input: MediaInput, decoded: Int) -> String? {
+    /// For a file read to its end: what is missing when it ended early (the index lists frames past the end of the
+    /// file, or nothing decoded), else nil.
+    static func truncation(_ input: MediaInput, decoded: Int, mediaTime: Double?) -> String? {
         guard input.source.kind == .file else { return nil }
         if decoded == 0 { return "no frame decodes" }
+        if input.isCutShort {
+            return "data ends after \(seconds(mediaTime ?? 0)); the index lists more"
+        }
         return nil
     }
 }

@@ -94,6 +94,8 @@ public struct IngestCounters: Sendable, Equatable {
     public var reconnects = 0
     /// Stalls detected (no data within the timeout).
     public var stalls = 0
+    /// How long the source had been silent when the last stall was detected, seconds.
+    public var lastStallSeconds: Double?
     /// Media time of the newest decoded frame.
     public var mediaTime: Double?
 

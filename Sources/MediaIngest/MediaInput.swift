@@ -156,6 +156,15 @@ final class MediaInput {
 
     // MARK: - Stream facts
 
+    /// For a local file: true when the container index places frames beyond the end of the file (it was cut off).
+    var isCutShort: Bool {
+        guard let path = source.path,
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = (attributes[.size] as? NSNumber)?.int64Value
+        else { return false }
+        return cff_index_end(stream) > size
+    }
+
     /// The codec parameters of the chosen stream.
     var parameters: UnsafeMutablePointer<AVCodecParameters> { stream.pointee.codecpar }
 

@@ -69,6 +69,9 @@ public func probe(_ source: String, options: IngestOptions = IngestOptions()) th
         source: parsed,
         settings: OpenSettings(timeout: options.timeout, rtspTransport: options.rtspTransport, isLive: isLive),
         interrupt: interrupt)
+    if input.isCutShort {
+        throw .truncated(source: parsed.displayName, detail: "its index lists frames past the end of the file")
+    }
     let parameters = input.parameters.pointee
     let stream = input.stream
     let (rotation, mirrored) = input.displayMatrix

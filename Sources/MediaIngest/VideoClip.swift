@@ -83,6 +83,7 @@ public enum VideoClip {
         switch input.endReason ?? .endOfStream {
         case .endOfStream:
             if decoded == 0 { throw .truncated(source: path, detail: "no frame decodes") }
+            if input.isCutShort { throw .truncated(source: path, detail: "data ends after frame \(decoded)") }
         case .readError(let code) where code == cff_averror_invaliddata() || code == cff_averror(EIO):
             throw .truncated(source: path, detail: "data ends after frame \(decoded)")
         case .readError(let code):
