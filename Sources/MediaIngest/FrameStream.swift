@@ -4,7 +4,9 @@
 // status and error events are reported through a callback as they happen.
 //
 // State machine (events in `{"type":"status","state":…}`):
-//   connecting → live → ended                                   (a file read to its end)
+//   live → ended                                                (a file read to its end)
+//   failed                                                      (a file that cannot be read)
+//   connecting → live → …                                       (network sources)
 //   connecting → failed                                         (the first open fails: an error, no retries)
 //   live → reconnecting → live → …                              (a live source drops or stalls, then comes back)
 //   reconnecting → failed                                       (reconnection attempts exhausted)
@@ -146,7 +148,8 @@ final class IngestSession: Sendable {
         var everConnected = false
         var attempt = 0
         var sampleIndex = 0
-        emit(.connecting)
+        // "connecting" is for network sources; a local file or a pipe is simply open ("live") or not.
+        if source.isNetwork { emit(.connecting) }
 
         while true {
             if shouldStop { return finishStopped() }

@@ -215,6 +215,13 @@ final class MediaInput {
 
     // MARK: - Decoding
 
+    /// Throws `unsupportedCodec` when this FFmpeg build has no decoder for the chosen stream.
+    func checkDecoder() throws(MediaError) {
+        if avcodec_find_decoder(parameters.pointee.codec_id) == nil {
+            throw .unsupportedCodec(source: source.displayName, codec: codecName)
+        }
+    }
+
     /// Opens the decoder of the chosen stream.
     func openDecoder() throws(MediaError) {
         guard decoder == nil else { return }

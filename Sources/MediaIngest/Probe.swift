@@ -69,6 +69,7 @@ public func probe(_ source: String, options: IngestOptions = IngestOptions()) th
         source: parsed,
         settings: OpenSettings(timeout: options.timeout, rtspTransport: options.rtspTransport, isLive: isLive),
         interrupt: interrupt)
+    try input.checkDecoder()
     if input.isCutShort {
         throw .truncated(source: parsed.displayName, detail: "its index lists frames past the end of the file")
     }

@@ -83,6 +83,7 @@ extension BadInputTests {
         let path = try MediaFixtures.path(.unknownCodec)
         let (error, _) = await Self.framesError(path)
         #expect(error == .unsupportedCodec(source: path, codec: "ZZZZ"))
+        #expect(throws: MediaError.unsupportedCodec(source: path, codec: "ZZZZ")) { try probe(path) }
         #expect(throws: MediaError.unsupportedCodec(source: path, codec: "ZZZZ")) {
             try VideoClip.frameCountAndRate(path)
         }

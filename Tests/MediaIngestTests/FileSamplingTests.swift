@@ -83,7 +83,7 @@ extension FileSamplingTests {
             if case .status(let s) = event { return s.state }
             return nil
         }
-        #expect(states == [.connecting, .live, .ended])
+        #expect(states == [.live, .ended])
     }
 
     @Test(arguments: timedClips, [1.0, 2.5, 0.4])

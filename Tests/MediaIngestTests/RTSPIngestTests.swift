@@ -44,10 +44,11 @@ final class FrameCollector: Sendable {
         return condition(self)
     }
 
-    /// Stops the stream and waits for the consumer to finish.
+    /// Stops the stream and waits for the consumer to finish and the decode thread to report its last state.
     func finish() async {
         stream.stop()
         _ = await wait(upTo: 10) { $0.isDone }
+        _ = await log.wait(upTo: 10) { [.ended, .failed].contains($0.states.last) }
     }
 }
 
