@@ -138,12 +138,14 @@ final class FrameConverter {
             let name = av_get_pix_fmt_name(pixelFormat).map { String(cString: $0) } ?? "unknown"
             throw .readFailed(source: source, reason: "cannot convert pixel format '\(name)' to RGB")
         }
-        let isYUV = av_pix_fmt_desc_get(pixelFormat).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 }
+        let isYUV =
+            av_pix_fmt_desc_get(pixelFormat).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 }
             ?? true
         if isYUV {
             // Colour matrix as the stream states it; unspecified means BT.601, as in the ffmpeg CLI.
             let space = frame.pointee.colorspace
-            let matrix = space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RGB ? SWS_CS_DEFAULT : Int32(space.rawValue)
+            let matrix =
+                space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RGB ? SWS_CS_DEFAULT : Int32(space.rawValue)
             let key = [
                 Int32(codedWidth), Int32(codedHeight), pixelFormat.rawValue, Int32(scaledWidth),
                 Int32(scaledHeight), matrix, fullRange ? 1 : 0,

@@ -4,12 +4,12 @@
 // status and error events are reported through a callback as they happen.
 //
 // State machine (events in `{"type":"status","state":…}`):
-//   live → ended                                                (a file read to its end)
-//   failed                                                      (a file that cannot be read)
-//   connecting → live → …                                       (network sources)
-//   connecting → failed                                         (the first open fails: an error, no retries)
-//   live → reconnecting → live → …                              (a live source drops or stalls, then comes back)
-//   reconnecting → failed                                       (reconnection attempts exhausted)
+//   live → ended                      (a file read to its end)
+//   failed                            (a file that cannot be read)
+//   connecting → live → …             (network sources)
+//   connecting → failed               (the first open fails: an error, no retries)
+//   live → reconnecting → live → …    (a live source drops or stalls, then comes back)
+//   reconnecting → failed             (reconnection attempts exhausted)
 // Reconnection happens only after a first successful connection; delays are 1, 2, 4, 8 … s up to
 // `reconnectMaxDelay`, and attempts are counted per outage (`reconnectAttempts`, -1 = forever).
 
@@ -35,8 +35,7 @@ public final class FrameStream: AsyncSequence, Sendable {
     private let session: IngestSession
 
     /// Prepares to read `source` (see `frames(from:options:onEvent:)`).
-    public init(source: String, options: IngestOptions = IngestOptions(), onEvent: (@Sendable (VigilEvent) -> Void)?)
-    {
+    public init(source: String, options: IngestOptions = IngestOptions(), onEvent: (@Sendable (VigilEvent) -> Void)?) {
         session = IngestSession(source: MediaSource(source), options: options, onEvent: onEvent)
     }
 
@@ -138,32 +137,51 @@ final class IngestSession: Sendable {
 
     // MARK: - The decode thread
 
+    /// How one connection (or the one pass over a file) ended.
+    private enum SegmentEnd {
+        /// The consumer left or `stop()` was called.
+        case stopped
+        /// Converting a frame failed.
+        case failed(MediaError)
+        /// Reading stopped; `cutShort` tells whether a file's index lists data past its end.
+        case input(InputEnd, cutShort: Bool)
+    }
+
+    /// The ingest state that lives across connections.
+    private struct Progress {
+        var clock = MediaClock()
+        var sampler: FrameSampler
+        let converter = FrameConverter()
+        var nextIndex = 0
+    }
+
     private func run() {
         let settings = OpenSettings(
             timeout: options.timeout, rtspTransport: options.rtspTransport, isLive: isLive,
             decoderThreads: options.decoderThreads)
-        var clock = MediaClock()
-        var sampler = FrameSampler(fps: options.fps)
-        let converter = FrameConverter()
+        var progress = Progress(sampler: FrameSampler(fps: options.fps))
         var everConnected = false
         var attempt = 0
-        var sampleIndex = 0
         // "connecting" is for network sources; a local file or a pipe is simply open ("live") or not.
         if source.isNetwork { emit(.connecting) }
 
         while true {
             if shouldStop { return finishStopped() }
-            // Open (or re-open) the source.
-            let input: MediaInput
+            let end: SegmentEnd
             do throws(MediaError) {
-                input = try MediaInput(source: source, settings: settings, interrupt: interrupt)
+                // Open (or re-open) the source; it is closed again when this scope ends, before any backoff wait.
+                let input = try MediaInput(source: source, settings: settings, interrupt: interrupt)
                 try input.openDecoder()
+                if everConnected { state.withLock { $0.reconnects += 1 } }
+                everConnected = true
+                attempt = 0
+                emit(.live)
+                end = readSegment(input, progress: &progress)
             } catch {
                 if shouldStop { return finishStopped() }
                 guard everConnected && isLive else { return fail(error) }
                 if options.reconnectAttempts >= 0 && attempt >= options.reconnectAttempts {
-                    return fail(
-                        .reconnectFailed(source: name, attempts: attempt, lastReason: shortReason(error)))
+                    return fail(.reconnectFailed(source: name, attempts: attempt, lastReason: shortReason(error)))
                 }
                 attempt += 1
                 let delay = options.reconnectDelay(attempt: attempt)
@@ -171,96 +189,104 @@ final class IngestSession: Sendable {
                 if !pause(seconds: delay) { return finishStopped() }
                 continue
             }
-            if everConnected {
-                state.withLock { $0.reconnects += 1 }
-            }
-            everConnected = true
-            attempt = 0
-            emit(.live)
-
-            let (rotation, mirrored) = input.displayMatrix
-            let orientation = Orientation(rotation: rotation, mirrored: mirrored)
-            let timeBase = av_q2d(input.timeBase)
-            let nominalInterval = Self.nominalInterval(input.stream)
-            clock.beginSegment(timeBase: timeBase)
-            var paceOrigin: Double?
-            let stamped = isLive || options.realtime
-
-            // Read and sample until the source ends, stalls, fails or the consumer leaves.
-            while let frame = input.nextFrame() {
-                let now = FFmpeg.now()
-                let pts = frame.pointee.best_effort_timestamp
-                let ownDuration = frame.pointee.pkt_duration > 0 ? Double(frame.pointee.pkt_duration) * timeBase : nil
-                let time = clock.time(
-                    pts: pts == cff_nopts_value() ? nil : pts, wallClock: now,
-                    fallbackInterval: ownDuration ?? nominalInterval)
-                state.withLock {
-                    $0.decoded += 1
-                    $0.mediaTime = time
-                }
-                if options.realtime && !isLive {
-                    let origin = paceOrigin ?? (now - time)
-                    paceOrigin = origin
-                    if !pause(seconds: origin + time - FFmpeg.now()) { return finishStopped() }
-                }
-                guard sampler.take(time) else { continue }
-                let image: RGBImage
-                do throws(MediaError) {
-                    image = try converter.convert(frame, orientation: orientation, output: options.size, source: name)
-                } catch {
-                    return fail(error)
-                }
-                let sample = SampledFrame(
-                    index: sampleIndex, time: MediaTime(seconds: time), wallClock: stamped ? Date() : nil, image: image)
-                sampleIndex += 1
-                state.withLock { $0.sampled += 1 }
-                if !channel.send(sample) { return finishStopped() }
-            }
 
             // Why did reading stop?
+            let firstDelay = options.reconnectDelay(attempt: 1)
             let reason: String
-            switch input.endReason ?? .endOfStream {
-            case .aborted:
+            switch end {
+            case .stopped, .input(.aborted, _):
                 return finishStopped()
-            case .endOfStream:
+            case .failed(let error):
+                return fail(error)
+            case .input(.endOfStream, let cutShort):
                 guard isLive else {
-                    if let truncation = Self.truncation(input, decoded: counters.decoded, mediaTime: counters.mediaTime) {
-                        return fail(.truncated(source: name, detail: truncation))
+                    let sofar = counters
+                    if sofar.decoded == 0 { return fail(.truncated(source: name, detail: "no frame decodes")) }
+                    if cutShort {
+                        let detail = "data ends after \(Self.seconds(sofar.mediaTime ?? 0)); the index lists more"
+                        return fail(.truncated(source: name, detail: detail))
                     }
                     emit(.ended, detail: "end of stream")
                     channel.finish()
                     return
                 }
                 reason = "the server closed the stream"
-                emitError(code: "disconnected", message: "'\(name)': \(reason).", retryIn: options.reconnectDelay(attempt: 1))
-            case .stalled(let seconds):
+                emitError(code: "disconnected", message: "'\(name)': \(reason).", retryIn: firstDelay)
+            case .input(.stalled(let seconds), _):
                 guard isLive else { return fail(.timedOut(source: name, seconds: options.timeout)) }
                 state.withLock {
                     $0.stalls += 1
                     $0.lastStallSeconds = seconds
                 }
-                reason = "stalled: no data for \(formatSeconds((seconds * 10).rounded() / 10))"
-                emitError(
-                    code: "stalled", message: "'\(name)' \(reason) (timeout \(formatSeconds(options.timeout))).",
-                    retryIn: options.reconnectDelay(attempt: 1))
-            case .readError(let code):
+                reason = "stalled: no data for \(Self.seconds(seconds))"
+                let message = "'\(name)' \(reason) (timeout \(formatSeconds(options.timeout)))."
+                emitError(code: "stalled", message: message, retryIn: firstDelay)
+            case .input(.readError(let code), _):
                 guard isLive else {
                     if code == cff_averror_invaliddata() || code == cff_averror(EIO) {
-                        let at = counters.mediaTime.map { "data ends after \(Self.seconds($0))" } ?? "no frame decodes"
-                        return fail(.truncated(source: name, detail: at))
+                        let detail = counters.mediaTime.map { "data ends after \(Self.seconds($0))" }
+                        return fail(.truncated(source: name, detail: detail ?? "no frame decodes"))
                     }
                     return fail(.readFailed(source: name, reason: FFmpeg.errorText(code)))
                 }
                 reason = FFmpeg.errorText(code)
-                emitError(code: "read_failed", message: "'\(name)': \(reason).", retryIn: options.reconnectDelay(attempt: 1))
+                emitError(code: "read_failed", message: "'\(name)': \(reason).", retryIn: firstDelay)
             }
+            // A live source dropped: wait, then reconnect (the loop re-opens it).
             if options.reconnectAttempts == 0 {
                 return fail(.reconnectFailed(source: name, attempts: 0, lastReason: reason))
             }
             attempt = 1
             emit(.reconnecting, detail: reason)
-            if !pause(seconds: options.reconnectDelay(attempt: 1)) { return finishStopped() }
+            if !pause(seconds: firstDelay) { return finishStopped() }
         }
+    }
+
+    /// Decodes `input` to its end, sampling and handing frames to the channel.
+    private func readSegment(_ input: MediaInput, progress: inout Progress) -> SegmentEnd {
+        let (rotation, mirrored) = input.displayMatrix
+        let orientation = Orientation(rotation: rotation, mirrored: mirrored)
+        let timeBase = av_q2d(input.timeBase)
+        let nominalInterval = Self.nominalInterval(input.stream)
+        let stamped = isLive || options.realtime
+        let paced = options.realtime && !isLive
+        var paceOrigin: Double?
+        progress.clock.beginSegment(timeBase: timeBase)
+
+        while let frame = input.nextFrame() {
+            let now = FFmpeg.now()
+            let pts = frame.pointee.best_effort_timestamp
+            let duration = frame.pointee.pkt_duration > 0 ? Double(frame.pointee.pkt_duration) * timeBase : nil
+            let time = progress.clock.time(
+                pts: pts == cff_nopts_value() ? nil : pts, wallClock: now,
+                fallbackInterval: duration ?? nominalInterval)
+            state.withLock {
+                $0.decoded += 1
+                $0.mediaTime = time
+            }
+            if paced {
+                // Replay at the file's own pace: frame time t is shown t seconds after the first frame.
+                let origin = paceOrigin ?? (now - time)
+                paceOrigin = origin
+                if !pause(seconds: origin + time - FFmpeg.now()) { return .stopped }
+            }
+            guard progress.sampler.take(time) else { continue }
+            let image: RGBImage
+            do throws(MediaError) {
+                image = try progress.converter.convert(
+                    frame, orientation: orientation, output: options.size, source: name)
+            } catch {
+                return .failed(error)
+            }
+            let sample = SampledFrame(
+                index: progress.nextIndex, time: MediaTime(seconds: time), wallClock: stamped ? Date() : nil,
+                image: image)
+            progress.nextIndex += 1
+            state.withLock { $0.sampled += 1 }
+            if !channel.send(sample) { return .stopped }
+        }
+        let end = input.endReason ?? .endOfStream
+        return .input(end, cutShort: end == .endOfStream && !isLive && input.isCutShort)
     }
 
     private func finishStopped() {
@@ -296,17 +322,6 @@ final class IngestSession: Sendable {
         for rate in [stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate] where rate.num > 0 && rate.den > 0 {
             let fps = av_q2d(rate)
             if fps > 0 && fps < 1000 { return 1 / fps }
-        }
-        return nil
-    }
-
-    /// For a file read to its end: what is missing when it ended early (the index lists frames past the end of the
-    /// file, or nothing decoded), else nil.
-    static func truncation(_ input: MediaInput, decoded: Int, mediaTime: Double?) -> String? {
-        guard input.source.kind == .file else { return nil }
-        if decoded == 0 { return "no frame decodes" }
-        if input.isCutShort {
-            return "data ends after \(seconds(mediaTime ?? 0)); the index lists more"
         }
         return nil
     }

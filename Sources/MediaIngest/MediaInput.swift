@@ -198,9 +198,8 @@ final class MediaInput {
         var counts: [(String, Int)] = []
         for index in 0..<Int(context.pointee.nb_streams) {
             guard let stream = context.pointee.streams[index] else { continue }
-            var kind = av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type).map {
-                String(cString: $0)
-            } ?? "unknown"
+            let type = av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type)
+            var kind = type.map { String(cString: $0) } ?? "unknown"
             if stream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 { kind = "cover picture" }
             if let at = counts.firstIndex(where: { $0.0 == kind }) {
                 counts[at].1 += 1

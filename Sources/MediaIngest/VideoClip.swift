@@ -9,8 +9,9 @@ import VigilCore
 public enum VideoClip {
     /// The number of decodable frames, the frame rate and the duration they cover, all from decoding: `duration` is
     /// the last frame's media time plus one typical (median) frame interval, and `fps` is `count / duration`.
-    public static func frameCountAndRate(_ path: String) throws(MediaError) -> (count: Int, fps: Double, duration: Double)
-    {
+    public static func frameCountAndRate(_ path: String) throws(MediaError) -> (
+        count: Int, fps: Double, duration: Double
+    ) {
         let input = try open(path)
         var clock = MediaClock()
         clock.beginSegment(timeBase: av_q2d(input.timeBase))
@@ -23,7 +24,8 @@ public enum VideoClip {
         var intervals: [Double] = []
         for i in 1..<max(1, count) where times[i] > times[i - 1] { intervals.append(times[i] - times[i - 1]) }
         intervals.sort()
-        let typical = intervals.isEmpty ? (IngestSession.nominalInterval(input.stream) ?? 1) : intervals[intervals.count / 2]
+        let typical =
+            intervals.isEmpty ? (IngestSession.nominalInterval(input.stream) ?? 1) : intervals[intervals.count / 2]
         let duration = (times.last ?? 0) + typical
         return (count, Double(count) / duration, duration)
     }

@@ -168,7 +168,8 @@ struct SourceArguments: Sendable {
 
     static let reconnectSpecs: [ArgumentSpec] = [
         .option(
-            "--reconnect-attempts", value: "N", help: "Reconnection attempts per outage of a live source; -1 = forever.",
+            "--reconnect-attempts", value: "N",
+            help: "Reconnection attempts per outage of a live source; -1 = forever.",
             default: "-1"),
         .option(
             "--reconnect-max-delay", value: "S", help: "Longest wait between reconnection attempts (1, 2, 4, ... s).",

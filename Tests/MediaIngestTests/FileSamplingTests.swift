@@ -122,7 +122,8 @@ extension FileSamplingTests {
 
     @Test func breakingOutOfTheLoopStopsTheDecoder() async throws {
         let log = EventLog()
-        let stream = frames(from: try MediaFixtures.path(.h264At30), options: IngestOptions(fps: 30), onEvent: log.record)
+        let stream = frames(
+            from: try MediaFixtures.path(.h264At30), options: IngestOptions(fps: 30), onEvent: log.record)
         var seen = 0
         for try await _ in stream {
             seen += 1

@@ -64,7 +64,9 @@ extension ImageFileTests {
     }
 
     @Test func errorsNameThePath() throws {
-        #expect(throws: MediaError.fileNotFound(path: "/no/such/image.png")) { try ImageFile.load("/no/such/image.png") }
+        #expect(throws: MediaError.fileNotFound(path: "/no/such/image.png")) {
+            try ImageFile.load("/no/such/image.png")
+        }
         let text = try MediaFixtures.path(.textFile)
         #expect {
             try ImageFile.load(text)

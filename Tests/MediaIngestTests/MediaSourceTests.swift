@@ -30,7 +30,9 @@ extension MediaSourceTests {
     }
 
     @Test func passwordsAreMaskedInMessages() {
-        #expect(MediaSource("rtsp://admin:secret@10.0.0.5:554/h264?x=1").displayName == "rtsp://admin:***@10.0.0.5:554/h264?x=1")
+        #expect(
+            MediaSource("rtsp://admin:secret@10.0.0.5:554/h264?x=1").displayName
+                == "rtsp://admin:***@10.0.0.5:554/h264?x=1")
         #expect(MediaSource("rtsp://10.0.0.5/h264").displayName == "rtsp://10.0.0.5/h264")
         #expect(MediaSource("rtsp://user@10.0.0.5/a").displayName == "rtsp://user@10.0.0.5/a")
     }

@@ -14,7 +14,8 @@ func expectUprightQuadrants(_ image: RGBImage, tolerance: Int = 12, _ note: Stri
     let points = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]
     for ((fx, fy), want) in zip(points, quadrantColours) {
         let pixel = image[Int(Double(image.width) * fx), Int(Double(image.height) * fy)]
-        let close = abs(Int(pixel.r) - want.r) <= tolerance && abs(Int(pixel.g) - want.g) <= tolerance
+        let close =
+            abs(Int(pixel.r) - want.r) <= tolerance && abs(Int(pixel.g) - want.g) <= tolerance
             && abs(Int(pixel.b) - want.b) <= tolerance
         #expect(close, "\(note): at (\(fx), \(fy)) got \(pixel), want \(want)")
     }

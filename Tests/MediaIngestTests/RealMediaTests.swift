@@ -102,7 +102,9 @@ extension RealMediaTests {
     func rotatedClipsMatchTheFFmpegCLIsUprightPicture(clip: RealClip) throws {
         let folder = try MediaFixtures.scratchDirectory("upright")
         let reference = folder.appendingPathComponent("reference.png").path
-        try MediaFixtures.ffmpeg(["-i", try clip.path(), "-map", "0:\(clip.stream)", "-frames:v", "1", "-pix_fmt", "rgb24", reference])
+        try MediaFixtures.ffmpeg([
+            "-i", try clip.path(), "-map", "0:\(clip.stream)", "-frames:v", "1", "-pix_fmt", "rgb24", reference,
+        ])
         let expected = try ImageFile.load(reference)
         let actual = try VideoClip.frames(try clip.path(), atIndices: [0])[0].image
         #expect(actual.width == expected.width && actual.height == expected.height)

@@ -30,7 +30,10 @@ extension VideoClipTests {
     }
 
     @Test func anIndexPastTheEndIsAnError() throws {
-        #expect(throws: MediaError.frameIndexOutOfRange(source: try MediaFixtures.path(.quadrants), index: 90, frameCount: 90)) {
+        #expect(
+            throws: MediaError.frameIndexOutOfRange(
+                source: try MediaFixtures.path(.quadrants), index: 90, frameCount: 90)
+        ) {
             try VideoClip.frames(try MediaFixtures.path(.quadrants), atIndices: [3, 90])
         }
     }

@@ -82,10 +82,15 @@ public enum MediaClip: String, CaseIterable, Sendable {
             try ff(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=8"] + Self.x264 + [path])
         case .variableRate:
             try ff(
-                ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=60:duration=10",
-                 "-vf", "select='lt(mod(n\\,7)\\,3)+between(n\\,200\\,330)'", "-fps_mode", "vfr"] + Self.x264 + [path])
+                [
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=60:duration=10",
+                    "-vf", "select='lt(mod(n\\,7)\\,3)+between(n\\,200\\,330)'", "-fps_mode", "vfr",
+                ] + Self.x264 + [path])
         case .vp9WebM:
-            try ff(Self.testsrc30 + ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", path])
+            try ff(
+                Self.testsrc30 + [
+                    "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", path,
+                ])
         case .quickTime:
             try ff(Self.testsrc30 + Self.x264 + [path])
         case .mpeg4AVI:
@@ -101,14 +106,20 @@ public enum MediaClip: String, CaseIterable, Sendable {
         case .quadrantsRotated180:
             try rotated(path, filter: "hflip,vflip", rotateTag: "180")
         case .quadrantsFullRange:
-            try ff(["-f", "lavfi", "-i", Self.quadrantGraph, "-c:v", "libx264", "-preset", "veryfast",
-                    "-pix_fmt", "yuvj420p", path])
+            try ff([
+                "-f", "lavfi", "-i", Self.quadrantGraph, "-c:v", "libx264", "-preset", "veryfast",
+                "-pix_fmt", "yuvj420p", path,
+            ])
         case .quadrants10Bit:
-            try ff(["-f", "lavfi", "-i", Self.quadrantGraph, "-c:v", "libx264", "-preset", "veryfast",
-                    "-pix_fmt", "yuv420p10le", path])
+            try ff([
+                "-f", "lavfi", "-i", Self.quadrantGraph, "-c:v", "libx264", "-preset", "veryfast",
+                "-pix_fmt", "yuv420p10le", path,
+            ])
         case .quadrantsOddSize:
-            try ff(["-f", "lavfi", "-i", Self.quadrantGraph + ",scale=321:241", "-c:v", "libx264", "-preset",
-                    "veryfast", "-pix_fmt", "yuv444p", path])
+            try ff([
+                "-f", "lavfi", "-i", Self.quadrantGraph + ",scale=321:241", "-c:v", "libx264", "-preset",
+                "veryfast", "-pix_fmt", "yuv444p", path,
+            ])
         case .audioOnly:
             try ff(["-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", path])
         case .truncatedMP4:
@@ -164,7 +175,9 @@ public enum MediaFixtures {
         let parent = repositoryRoot.deletingLastPathComponent()
         candidates.append(parent.appendingPathComponent("shared/media/real"))
         candidates.append(parent.deletingLastPathComponent().appendingPathComponent("shared/media/real"))
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("MANIFEST.md").path) }
+        return candidates.first {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent("MANIFEST.md").path)
+        }
     }
 
     /// A folder for this test run's generated media, made on first use.
@@ -217,8 +230,9 @@ public enum MediaFixtures {
     }
 
     /// Runs `process` to completion, collecting its outputs (read concurrently so neither pipe fills).
-    public static func run(_ process: Process, stdin: Data? = nil) throws -> (status: Int32, stdout: Data, stderr: String)
-    {
+    public static func run(_ process: Process, stdin: Data? = nil) throws -> (
+        status: Int32, stdout: Data, stderr: String
+    ) {
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

@@ -41,7 +41,8 @@ public final class RTSPTestServer: @unchecked Sendable {
         let script = MediaFixtures.repositoryRoot.appendingPathComponent("scripts/rtsp-test-server.py").path
         let python = "/usr/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw FixtureError("\(python) is missing: the RTSP tests need Debian's python3 and python3-gi (scripts/setup)")
+            throw FixtureError(
+                "\(python) is missing: the RTSP tests need Debian's python3 and python3-gi (scripts/setup)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
@@ -147,7 +148,9 @@ func canConnect(port: Int) -> Bool {
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     return result == 0
 }

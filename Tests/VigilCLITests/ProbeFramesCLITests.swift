@@ -16,8 +16,9 @@ enum VigilBinary {
     }
 
     /// Runs `vigil arguments`, feeding `stdin` if given.
-    static func run(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: [String], stderr: [String])
-    {
+    static func run(_ arguments: [String], stdin: Data? = nil) throws -> (
+        status: Int32, stdout: [String], stderr: [String]
+    ) {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw FixtureError("\(path) is missing: build it first (swift build)")
         }
@@ -133,9 +134,11 @@ extension ProbeFramesCLITests {
 
     @Test func missingFileAndRefusedHost() async throws {
         let missing = try VigilBinary.run(["frames", "/no/such/clip.mp4"])
-        #expect(missing.status == 1 && missing.stderr == [
-            "vigil: error: '/no/such/clip.mp4': no such file. Check the path (use '-' to read standard input)."
-        ])
+        #expect(
+            missing.status == 1
+                && missing.stderr == [
+                    "vigil: error: '/no/such/clip.mp4': no such file. Check the path (use '-' to read standard input)."
+                ])
         try await TestSerialLock.run {
             let url = "rtsp://127.0.0.1:\(try freeTCPPort())/stream"
             let refused = try VigilBinary.run(["frames", url, "--json"])
