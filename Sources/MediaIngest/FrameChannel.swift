@@ -31,10 +31,13 @@ final class FrameChannel<Element: Sendable>: @unchecked Sendable {
     let capacity: Int
     /// What happens when the buffer is full.
     let policy: OverflowPolicy
+    /// Called once when the consumer goes away (to abort blocking reads of the producer).
+    private let onCancel: @Sendable () -> Void
 
-    init(capacity: Int, policy: OverflowPolicy) {
+    init(capacity: Int, policy: OverflowPolicy, onCancel: @escaping @Sendable () -> Void = {}) {
         self.capacity = max(1, capacity)
         self.policy = policy
+        self.onCancel = onCancel
     }
 
     /// Elements dropped so far (`.dropOldest` only).
@@ -106,6 +109,7 @@ final class FrameChannel<Element: Sendable>: @unchecked Sendable {
 
     /// The consumer is gone: wakes the producer and any pending `receive()`, which returns nil.
     func cancel() {
+        onCancel()
         condition.lock()
         cancelled = true
         buffer.removeAll()

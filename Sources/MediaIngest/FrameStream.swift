@@ -45,6 +45,18 @@ public final class FrameStream: AsyncSequence, Sendable {
     /// Stops reading: blocking FFmpeg calls return, the sequence ends. Safe from any thread, more than once.
     public func stop() { session.stop() }
 
+    /// True once the decode thread has ended and sent its last event.
+    public var isFinished: Bool { session.isFinished }
+
+    /// Waits (up to `seconds`) until the decode thread has ended and sent its last event; true if it has.
+    public func waitUntilFinished(upTo seconds: Double) async -> Bool {
+        let end = FFmpeg.now() + seconds
+        while !session.isFinished && FFmpeg.now() < end {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return session.isFinished
+    }
+
     /// Starts the decode thread on the first call.
     public func makeAsyncIterator() -> Iterator {
         session.start()
@@ -78,6 +90,7 @@ final class IngestSession: Sendable {
     let isLive: Bool
     private let state = Mutex(IngestCounters())
     private let started = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
 
     init(source: MediaSource, options: IngestOptions, onEvent: (@Sendable (VigilEvent) -> Void)?) {
         self.source = source
@@ -85,7 +98,10 @@ final class IngestSession: Sendable {
         self.onEvent = onEvent
         isLive = options.live ?? source.isLiveByDefault
         let dropsOldest = isLive || options.realtime
-        channel = FrameChannel(capacity: options.queueCapacity, policy: dropsOldest ? .dropOldest : .wait)
+        let interrupt = self.interrupt
+        channel = FrameChannel(capacity: options.queueCapacity, policy: dropsOldest ? .dropOldest : .wait) {
+            interrupt.abort()
+        }
     }
 
     var counters: IngestCounters {
@@ -97,9 +113,15 @@ final class IngestSession: Sendable {
     /// The name in events.
     var name: String { options.sourceName ?? source.displayName }
 
+    /// True once `run()` has returned.
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+
     func start() {
         guard !started.exchange(true, ordering: .relaxed) else { return }
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            run()
+            finished.store(true, ordering: .releasing)
+        }
         thread.name = "vigil-ingest"
         thread.stackSize = 8 << 20
         thread.start()
@@ -153,7 +175,13 @@ final class IngestSession: Sendable {
         var sampler: FrameSampler
         let converter = FrameConverter()
         var nextIndex = 0
+        /// Drops already reported, and when (monotonic seconds).
+        var reportedDrops = 0
+        var reportedDropsAt = -Double.infinity
     }
+
+    /// Drops are reported in a `live` status event at most this often (seconds).
+    static let dropReportInterval = 5.0
 
     private func run() {
         let settings = OpenSettings(
@@ -284,9 +312,20 @@ final class IngestSession: Sendable {
             progress.nextIndex += 1
             state.withLock { $0.sampled += 1 }
             if !channel.send(sample) { return .stopped }
+            reportDrops(&progress)
         }
         let end = input.endReason ?? .endOfStream
         return .input(end, cutShort: end == .endOfStream && !isLive && input.isCutShort)
+    }
+
+    /// Emits a `live` status event with the drop count when frames were dropped since the last report (rate-limited).
+    private func reportDrops(_ progress: inout Progress) {
+        let dropped = channel.dropped
+        let now = FFmpeg.now()
+        guard dropped > progress.reportedDrops, now - progress.reportedDropsAt >= Self.dropReportInterval else { return }
+        emit(.live, detail: "dropped \(dropped) frames so far: the consumer is behind")
+        progress.reportedDrops = dropped
+        progress.reportedDropsAt = now
     }
 
     private func finishStopped() {

@@ -5,6 +5,7 @@
 
 import Foundation
 import MediaIngest
+import Synchronization
 import VigilCore
 
 /// `vigil frames`.
@@ -97,6 +98,10 @@ struct FramesCommand: VigilCommand {
                     Console.outLine(line)
                 }
             }
+            if Interruption.isRequested {
+                // Let the decode thread report its last state ("ended") before the process exits.
+                _ = await stream.waitUntilFinished(upTo: 1)
+            }
         } catch let error as MediaError {
             stream.stop()
             // With --json the failure has been reported as an error event already; standard error stays JSON.
@@ -130,7 +135,12 @@ struct FramesCommand: VigilCommand {
         case .status(let status):
             switch status.state {
             case .connecting: Log.info("opening \(status.source)")
-            case .live: Log.info("reading \(status.source)")
+            case .live:
+                if let detail = status.detail {
+                    Log.warning("\(status.source): \(detail)")
+                } else {
+                    Log.info("reading \(status.source)")
+                }
             case .reconnecting: Log.warning("\(status.source): reconnecting (\(status.detail ?? "connection lost"))")
             case .ended:
                 let sampled = status.framesSampled.map { ", \($0) frames sampled" } ?? ""
@@ -202,18 +212,52 @@ struct SourceArguments: Sendable {
 }
 
 /// Runs blocking work (FFmpeg calls) on a thread of its own and awaits its result, so Swift's cooperative pool is
-/// never blocked.
-func runOnThread<T: Sendable>(_ body: @escaping @Sendable () throws(MediaError) -> T) async throws(MediaError) -> T {
-    let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
-        let thread = Thread {
-            do throws(MediaError) {
-                continuation.resume(returning: .success(try body()))
-            } catch {
-                continuation.resume(returning: .failure(error))
+/// never blocked. When the awaiting task is cancelled (Ctrl-C) it stops waiting at once; the thread finishes on its
+/// own (FFmpeg calls are bounded by their timeouts).
+func runOnThread<T: Sendable>(_ body: @escaping @Sendable () throws(MediaError) -> T) async throws -> T {
+    let once = OnceResumer<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            once.install(continuation)
+            let thread = Thread {
+                do throws(MediaError) {
+                    once.resume(with: .success(try body()))
+                } catch {
+                    once.resume(with: .failure(error))
+                }
             }
+            thread.stackSize = 8 << 20
+            thread.start()
         }
-        thread.stackSize = 8 << 20
-        thread.start()
+    } onCancel: {
+        once.resume(with: .failure(CancellationError()))
     }
-    return try result.get()
+}
+
+/// Resumes a continuation exactly once, whichever of the worker and the cancellation comes first.
+private final class OnceResumer<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?)>(
+        (nil, nil))
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = state.withLock { state in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
+            if let continuation = state.continuation {
+                state.continuation = nil
+                state.early = result
+                return continuation
+            }
+            if state.early == nil { state.early = result }
+            return nil
+        }
+        continuation?.resume(with: result)
+    }
 }

@@ -136,7 +136,8 @@ extension FileSamplingTests {
     @Test func realtimeReplayDropsTheOldestWhenTheConsumerIsSlow() async throws {
         try await TestSerialLock.run {
             let options = IngestOptions(fps: 30, realtime: true, queueCapacity: 2)
-            let stream = frames(from: try MediaFixtures.path(.quadrants), options: options)
+            let log = EventLog()
+            let stream = frames(from: try MediaFixtures.path(.quadrants), options: options, onEvent: log.record)
             var received: [SampledFrame] = []
             for try await frame in stream {
                 received.append(frame)
@@ -147,6 +148,11 @@ extension FileSamplingTests {
             #expect(counters.dropped > 0)
             #expect(received.count + counters.dropped == counters.sampled)
             #expect(received.allSatisfy { $0.wallClock != nil })
+            let dropReports = log.events.filter {
+                if case .status(let s) = $0 { return s.state == .live && (s.dropped ?? 0) > 0 }
+                return false
+            }
+            #expect(!dropReports.isEmpty, "drops are reported in a live status event")
             #expect(zip(received, received.dropFirst()).allSatisfy { $0.time < $1.time && $0.index < $1.index })
         }
     }

@@ -5,6 +5,7 @@
 // Exact commands: see `MediaClip.make(at:)`; docs/ingest.md lists them too.
 
 import Foundation
+import Glibc
 import Synchronization
 
 /// A generated test clip. Raw values are file names.
@@ -180,10 +181,18 @@ public enum MediaFixtures {
         }
     }
 
-    /// A folder for this test run's generated media, made on first use.
+    /// A folder for this test run's generated media, made on first use. Folders of earlier runs whose process is
+    /// gone are removed then.
     public static let directory: URL = {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vigil-media-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        let temporary = FileManager.default.temporaryDirectory
+        let prefix = "vigil-media-tests-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+            }
+        }
+        let url = temporary.appendingPathComponent(prefix + "\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }()
