@@ -81,6 +81,15 @@ public enum OutputSize: Sendable, Equatable {
     /// Scaled so the long edge is `N`, keeping the aspect ratio.
     case fitLongEdge(Int)
 
+    /// The size for the CLI's `--size N [--keep-aspect]`: displayed when `size` is nil, else N×N or the long edge.
+    public init(size: Int?, keepAspect: Bool) {
+        guard let size else {
+            self = .displayed
+            return
+        }
+        self = keepAspect ? .fitLongEdge(size) : .square(size)
+    }
+
     /// The output size for a picture displayed at `width × height`.
     public func resolve(width: Int, height: Int) -> (width: Int, height: Int) {
         switch self {

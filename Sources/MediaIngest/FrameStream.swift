@@ -229,6 +229,7 @@ final class IngestSession: Sendable {
             case .input(.endOfStream, let cutShort):
                 guard isLive else {
                     let sofar = counters
+                    if sofar.decoded == 0 && source.kind == .standardInput { return fail(pipeWithoutFrames) }
                     if sofar.decoded == 0 { return fail(.truncated(source: name, detail: "no frame decodes")) }
                     if cutShort {
                         let detail = "data ends after \(Self.seconds(sofar.mediaTime ?? 0)); the index lists more"
@@ -251,6 +252,7 @@ final class IngestSession: Sendable {
                 emitError(code: "stalled", message: message, retryIn: firstDelay)
             case .input(.readError(let code), _):
                 guard isLive else {
+                    if counters.decoded == 0 && source.kind == .standardInput { return fail(pipeWithoutFrames) }
                     if code == cff_averror_invaliddata() || code == cff_averror(EIO) {
                         let detail = counters.mediaTime.map { "data ends after \(Self.seconds($0))" }
                         return fail(.truncated(source: name, detail: detail ?? "no frame decodes"))
@@ -268,6 +270,14 @@ final class IngestSession: Sendable {
             emit(.reconnecting, detail: reason)
             if !pause(seconds: firstDelay) { return finishStopped() }
         }
+    }
+
+    /// Standard input ended before any frame: most likely an MP4 whose index is at its end.
+    private var pipeWithoutFrames: MediaError {
+        .readFailed(
+            source: name,
+            reason: "no video frame arrived; an MP4 on a pipe needs its index first (ffmpeg -movflags +faststart), "
+                + "or pipe MPEG-TS or Matroska")
     }
 
     /// Decodes `input` to its end, sampling and handing frames to the channel.

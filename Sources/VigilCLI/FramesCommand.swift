@@ -47,12 +47,9 @@ struct FramesCommand: VigilCommand {
         source = try arguments.required("source")
         fps = try arguments.double("--fps", default: 1, in: 0.001...1000)
         let keepAspect = arguments.flag("--keep-aspect")
-        if let n = try arguments.int("--size", in: 1...16384) {
-            size = keepAspect ? .fitLongEdge(n) : .square(n)
-        } else {
-            if keepAspect { throw ValidationError("'--keep-aspect' needs '--size N'") }
-            size = .displayed
-        }
+        let side = try arguments.int("--size", in: 1...16384)
+        if keepAspect && side == nil { throw ValidationError("'--keep-aspect' needs '--size N'") }
+        size = OutputSize(size: side, keepAspect: keepAspect)
         realtime = arguments.flag("--realtime")
         outputDirectory = arguments.value("--out")
         json = arguments.flag("--json")

@@ -260,7 +260,9 @@ public enum MediaFixtures {
             }
         }
         if let stdin {
-            input.fileHandleForWriting.write(stdin)
+            // The child may exit before reading everything: a broken pipe is an error here, not a signal.
+            signal(SIGPIPE, SIG_IGN)
+            try? input.fileHandleForWriting.write(contentsOf: stdin)
             try? input.fileHandleForWriting.close()
         }
         group.wait()

@@ -115,6 +115,11 @@ extension ProbeFramesCLITests {
         let result = try VigilBinary.run(["frames", "-", "--json"], stdin: data)
         #expect(result.status == 0)
         #expect(result.stdout.count == 8)
+        // An MP4 with its index at the end cannot be read from a pipe: the error says what to do.
+        let mp4 = try Data(contentsOf: URL(fileURLWithPath: try MediaFixtures.path(.h264At30)))
+        let piped = try VigilBinary.run(["frames", "-"], stdin: mp4)
+        #expect(piped.status == 1 && piped.stderr.count == 1)
+        #expect(piped.stderr.first?.contains("standard input") == true && piped.stderr.first?.contains("faststart") == true)
     }
 
     @Test(arguments: [
