@@ -141,7 +141,7 @@ extension MediaError {
             }
             return .notMediaFile(source: name)
         case cff_averror(EACCES), cff_averror(EPERM):
-            return .readFailed(source: name, reason: "permission denied")
+            return .readFailed(source: name, reason: "permission denied; check the file's permissions")
         case cff_averror(EISDIR):
             return .notMediaFile(source: name)
         default:
