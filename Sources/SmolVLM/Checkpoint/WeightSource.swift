@@ -91,10 +91,23 @@ public final class CheckedWeights {
     private let ignorable: [String] = ["position_ids", "rotary_emb.inv_freq"]
     /// When set, every tensor is synthesised (random weights of exactly the requested shapes).
     private let randomSeed: UInt64?
+    /// When true, nothing is read or allocated: requests are only recorded (see `expectedShapes`).
+    private let recordsOnly: Bool
+    /// Every tensor requested, with its shape.
+    private(set) var requested: [String: [Int]] = [:]
 
     public init(_ source: any WeightSource) {
         self.source = source
         randomSeed = nil
+        recordsOnly = false
+    }
+
+    /// Records the names and shapes a model asks for without reading or allocating weights; the tensors handed
+    /// out are shape-only placeholders that must never be read.
+    init(recordingShapesAt location: String) {
+        source = InMemoryWeights(location: location, tensors: [:])
+        randomSeed = nil
+        recordsOnly = true
     }
 
     /// Synthesises every requested tensor from `seed`: norm weights 1, biases 0, other tensors uniform with the
@@ -102,11 +115,20 @@ public final class CheckedWeights {
     public init(randomSeed seed: UInt64, location: String) {
         source = InMemoryWeights(location: location, tensors: [:])
         randomSeed = seed
+        recordsOnly = false
     }
+
+    private static let placeholder = TensorStorage(byteCount: 64)
 
     /// The tensor `name` with exactly `shape`; a zero placeholder of that shape (and a recorded problem) otherwise.
     public func take(_ name: String, _ shape: [Int]) -> Tensor {
         used.insert(name)
+        requested[name] = shape
+        if recordsOnly {
+            let claimed = TensorStorage(
+                borrowing: Self.placeholder.base, byteCount: shape.reduce(1, *) * 4, owner: Self.placeholder)
+            return Tensor(shape: shape, dtype: .f32, storage: claimed)
+        }
         if let seed = randomSeed { return Self.synthesise(name, shape, seed: seed) }
         guard let actual = source.shape(of: name) else {
             problems.append("missing tensor \(name) \(shape)")
@@ -127,6 +149,7 @@ public final class CheckedWeights {
     /// The tensor if present (recording a shape problem if it is there with another shape).
     public func takeIfPresent(_ name: String, _ shape: [Int]) -> Tensor? {
         if randomSeed != nil { return take(name, shape) }
+        if recordsOnly { return nil }
         guard source.shape(of: name) != nil else { return nil }
         return take(name, shape)
     }

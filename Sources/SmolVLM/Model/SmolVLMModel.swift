@@ -46,6 +46,18 @@ public struct SmolVLMModel: Sendable {
         return try SmolVLMModel(config: config, weights: weights, generation: generation)
     }
 
+    /// Every tensor a checkpoint of `config` must hold, with its shape (the loader's own list; nothing is read).
+    /// `lm_head.weight` is listed unless the embeddings are tied.
+    public static func expectedShapes(_ config: SmolVLMConfig) throws -> [String: [Int]] {
+        let recorder = CheckedWeights(recordingShapesAt: "expected tensors")
+        _ = SigLIPVisionTower(config: config.visionConfig, weights: recorder, prefix: "model.vision_model")
+        _ = Connector(config: config, weights: recorder, prefix: "model.connector")
+        _ = LlamaDecoder(
+            config: config.textConfig, weights: recorder, prefix: "model.text_model", lmHeadName: "lm_head.weight",
+            tied: config.tieWordEmbeddings)
+        return recorder.requested
+    }
+
     /// Visual tokens per frame.
     public var tokensPerFrame: Int { config.tokensPerFrame }
 
