@@ -9,7 +9,7 @@ import Testing
 
 @testable import ModelHub
 
-@Suite(.serialized) struct LoopbackHubTests {
+@Suite(.serialized, .holdingSerialLock) struct LoopbackHubTests {
     static let token = "hf_loopback_token"
 
     /// A tiny SmolVLM-like repository: small JSON files, an LFS weights file, a nested LFS file.
@@ -69,7 +69,8 @@ import Testing
         "config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors",
     ]
     static let smolVLMAbsent = [
-        "preprocessor_config.json", "processor_config.json", "chat_template.json", "special_tokens_map.json",
+        "preprocessor_config.json", "processor_config.json", "chat_template.json", "chat_template.jinja",
+        "special_tokens_map.json",
         "model.safetensors.index.json",
     ]
 

@@ -9,7 +9,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite(.serialized) struct AllocationTests {
+@Suite(.serialized, .holdingSerialLock) struct AllocationTests {
     struct Report: Decodable {
         let vision_allocations, vision_onednn_allocations, vision_heap_delta: Int
         let decode_allocations, decode_onednn_allocations, decode_heap_delta: Int

@@ -39,3 +39,24 @@ public actor TestSerialLock {
         }
     }
 }
+
+import Testing
+
+/// A trait that runs each test of a suite (or one test) while holding `TestSerialLock`:
+/// `@Suite(.serialized, .holdingSerialLock)`.
+public struct SerialLockTrait: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { true }
+
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        // Suites get the trait too; only the test cases themselves take the lock (it is not re-entrant).
+        guard testCase != nil else { return try await function() }
+        try await TestSerialLock.run { try await function() }
+    }
+}
+
+extension Trait where Self == SerialLockTrait {
+    /// Runs under the global serial lock (tests that open ports, run servers or depend on timing).
+    public static var holdingSerialLock: SerialLockTrait { SerialLockTrait() }
+}

@@ -6,7 +6,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct GenerateCLITests {
+@Suite(.serialized, .holdingSerialLock) struct GenerateCLITests {
     static let checkpoint = Fixtures.url("smolvlm/tiny-realtok").path
     static let media = Fixtures.url("smolvlm/media")
 

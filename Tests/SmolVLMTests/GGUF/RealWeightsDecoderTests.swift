@@ -10,7 +10,7 @@ import Tokenization
 
 @testable import SmolVLM
 
-@Suite(.enabled(if: RealGGUF.shouldRun, RealGGUF.skipNote), .serialized)
+@Suite(.enabled(if: RealGGUF.shouldRun, RealGGUF.skipNote), .serialized, .holdingSerialLock)
 struct RealWeightsDecoderTests {
     static let model = Result { try TextLanguageModel.load(gguf: RealGGUF.url) }
 
