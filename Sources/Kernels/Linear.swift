@@ -31,3 +31,28 @@ extension Linear {
         return Linear(weight: w, bias: bias)
     }
 }
+
+extension Linear {
+    /// Layers of the same input width stacked along the output (rows of `parts[0]` first): one GEMM computes all
+    /// of them, and their outputs sit side by side in each output row.
+    public static func stacking(_ parts: [Linear]) -> Linear {
+        let k = parts[0].inFeatures
+        precondition(parts.allSatisfy { $0.inFeatures == k && $0.weight.dtype == .f32 }, "stacking: f32 layers of one width")
+        let n = parts.reduce(0) { $0 + $1.outFeatures }
+        let weight = Tensor(zeros: Shape(n, k))
+        let hasBias = parts.contains { $0.bias != nil }
+        let bias = hasBias ? Tensor(zeros: Shape(n)) : nil
+        var row = 0
+        for p in parts {
+            (weight.floats + row * k).update(from: p.weight.floats, count: p.weight.count)
+            if let bias, let b = p.bias { (bias.floats + row).update(from: b.floats, count: b.count) }
+            row += p.outFeatures
+        }
+        return Linear(weight: weight, bias: bias)
+    }
+
+    /// Output rows `range` of this layer, as a layer (no copy).
+    public func rows(_ range: Range<Int>) -> Linear {
+        Linear(weight: weight.rows(range), bias: bias?.rows(range))
+    }
+}

@@ -98,11 +98,17 @@ public struct RotaryEmbedding: Sendable {
     public func apply(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>) {
         let rowWidth = heads * headDim
         precondition(x.count % rowWidth == 0, "rope: \(x.shape) is not [T, \(heads)·\(headDim)]")
-        let tokens = x.count / rowWidth
+        apply(x.floats, tokens: x.count / rowWidth, heads: heads, rowStride: rowWidth, positions: positions)
+    }
+
+    /// Rotates `heads` heads of `tokens` rows starting at `x`, rows `rowStride` floats apart.
+    public func apply(
+        _ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, rowStride: Int, positions: UnsafePointer<Int32>
+    ) {
         for t in 0..<tokens {
             precondition(Int(positions[t]) < maxPositions && positions[t] >= 0, "rope: position out of table")
         }
-        vk_rope(x.floats, tokens, heads, headDim, rowWidth, positions, cosTable.floats, sinTable.floats)
+        vk_rope(x, tokens, heads, headDim, rowStride, positions, cosTable.floats, sinTable.floats)
     }
 
     /// Rotates x [T, heads·Hd] in place, token t by `positions[t]`.
@@ -149,26 +155,39 @@ extension ComputeContext {
         q: Tensor, keys: HeadMajorView, values: HeadMajorView, keyCount: Int, heads: Int, kvHeads: Int,
         headDim: Int, scale: Float, causalOffset: Int?, into out: Tensor, kernel: AttentionKernel = .automatic
     ) {
+        precondition(out.count == q.count, "attention: out \(out.shape) vs q \(q.shape)")
+        attention(
+            queries: q.floats, queryCount: q.count / (heads * headDim), queryStride: heads * headDim, keys: keys,
+            values: values, keyCount: keyCount, heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
+            causalOffset: causalOffset, into: out, kernel: kernel)
+    }
+
+    /// Attention with queries at `queries`, `queryCount` rows `queryStride` floats apart (e.g. the q part of a fused
+    /// q|k|v projection); out [Tq, H·Hd] contiguous.
+    public func attention(
+        queries: UnsafeMutablePointer<Float>, queryCount tq: Int, queryStride: Int, keys: HeadMajorView,
+        values: HeadMajorView, keyCount: Int, heads: Int, kvHeads: Int, headDim: Int, scale: Float,
+        causalOffset: Int?, into out: Tensor, kernel: AttentionKernel = .automatic
+    ) {
         precondition(
             keys.headStride == values.headStride && keys.rowStride == values.rowStride && keys.dtype == values.dtype,
             "attention: K/V layout")
         precondition(keys.dtype == .f32 || vk_flash_supported(headDim) != 0, "attention: bf16 K/V need AVX-512")
         precondition(heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) KV heads")
-        let tq = q.count / (heads * headDim)
-        precondition(out.count == q.count, "attention: out \(out.shape) vs q \(q.shape)")
+        precondition(out.count == tq * heads * headDim, "attention: out \(out.shape) is not [\(tq), \(heads * headDim)]")
         let threads = max(1, computeThreads)
         if kernel == .automatic && vk_flash_supported(headDim) != 0 {
             let perThread = threads * vk_flash_scratch_floats(headDim)
             let scratch = scratchFloats(perThread + vk_flash_shared_floats(kvHeads, headDim, keyCount))
             vk_flash_attention(
-                q.floats, heads * headDim, keys.base, values.base, keys.dtype == .bf16 ? 1 : 0, keys.headStride,
+                queries, queryStride, keys.base, values.base, keys.dtype == .bf16 ? 1 : 0, keys.headStride,
                 keys.rowStride, out.floats,
                 heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch,
                 scratch + perThread)
         } else {
             let scratch = scratchFloats(threads * keyCount)
             vk_attention(
-                q.floats, heads * headDim, keys.base.assumingMemoryBound(to: Float.self),
+                queries, queryStride, keys.base.assumingMemoryBound(to: Float.self),
                 values.base.assumingMemoryBound(to: Float.self), keys.headStride, keys.rowStride, out.floats,
                 heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale, causalOffset ?? -1, scratch)
         }

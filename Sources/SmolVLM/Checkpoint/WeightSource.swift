@@ -171,6 +171,20 @@ public final class CheckedWeights {
         return Tensor.random(shape, seed: hash ^ seed, scale: scale)
     }
 
+    /// Several layers stacked into one (see `Linear.stacking`); shape-only placeholders stay placeholders.
+    public func stacked(_ parts: [Linear]) -> Linear {
+        if recordsOnly {
+            let n = parts.reduce(0) { $0 + $1.outFeatures }
+            let k = parts[0].inFeatures
+            let claimed = TensorStorage(borrowing: Self.placeholder.base, byteCount: n * k * 4, owner: Self.placeholder)
+            let bias = parts[0].bias.map { _ in
+                Tensor(shape: Shape(n), dtype: .f32, storage: TensorStorage(borrowing: Self.placeholder.base, byteCount: n * 4, owner: Self.placeholder))
+            }
+            return Linear(weight: Tensor(shape: Shape(n, k), dtype: .f32, storage: claimed), bias: bias)
+        }
+        return Linear.stacking(parts)
+    }
+
     /// Records a problem that is not about one tensor.
     public func record(_ problem: String) { problems.append(problem) }
 

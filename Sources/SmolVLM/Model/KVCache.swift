@@ -63,13 +63,10 @@ public final class KVCache {
         positions.removeLast(positions.count - newCount)
     }
 
-    /// Writes token-major k, v [T, Hkv·Hd] of `layer` into slots count ..< count + T (the tokens are committed by
-    /// `commit(positions:)` once every layer has written).
-    func write(layer: Int, k: Tensor, v: Tensor, tokens: Int) {
+    /// Writes token-major k, v (rows `rowStride` floats apart, Hkv·Hd values each) of `layer` into slots
+    /// count ..< count + T (the tokens are committed by `commit(positions:)` once every layer has written).
+    func write(layer: Int, k ks: UnsafePointer<Float>, v vs: UnsafePointer<Float>, rowStride rowWidth: Int, tokens: Int) {
         precondition(count + tokens <= capacity, "KV cache overflow")
-        let ks = k.floats
-        let vs = v.floats
-        let rowWidth = kvHeads * headDim
         for t in 0..<tokens {
             for j in 0..<kvHeads {
                 let dst = (j * capacity + count + t) * headDim

@@ -12,20 +12,34 @@
 
 import Kernels
 
-/// One decoder layer's weights.
+/// One decoder layer's weights. q|k|v and gate|up are stacked projections (one GEMM each, outputs side by side);
+/// the separate projections are views of their rows.
 public struct LlamaLayer: Sendable {
     public let inputLayerNorm: Tensor
-    public let qProj, kProj, vProj, oProj: Linear
+    /// [(H + 2·Hkv)·Hd, D]: q rows, then k rows, then v rows.
+    public let qkvProj: Linear
+    public let oProj: Linear
     public let postAttentionLayerNorm: Tensor
-    public let gateProj, upProj, downProj: Linear
+    /// [2·I, D]: gate rows, then up rows.
+    public let gateUpProj: Linear
+    public let downProj: Linear
+
+    var qWidth: Int { oProj.inFeatures }
+    var kvWidth: Int { (qkvProj.outFeatures - qWidth) / 2 }
+    var intermediate: Int { downProj.inFeatures }
+    public var qProj: Linear { qkvProj.rows(0..<qWidth) }
+    public var kProj: Linear { qkvProj.rows(qWidth..<qWidth + kvWidth) }
+    public var vProj: Linear { qkvProj.rows(qWidth + kvWidth..<qWidth + 2 * kvWidth) }
+    public var gateProj: Linear { gateUpProj.rows(0..<intermediate) }
+    public var upProj: Linear { gateUpProj.rows(intermediate..<2 * intermediate) }
 }
 
 /// Per-stream buffers of the decoder, sized for up to `maxTokens` new tokens per call (grown on demand).
 public final class DecoderWorkspace {
     private(set) var maxTokens = 0
     private let config: TextConfig
-    var normed = Tensor(zeros: [0]), q = Tensor(zeros: [0]), k = Tensor(zeros: [0]), v = Tensor(zeros: [0])
-    var attention = Tensor(zeros: [0]), gate = Tensor(zeros: [0]), up = Tensor(zeros: [0]), act = Tensor(zeros: [0])
+    var normed = Tensor(zeros: [0]), qkv = Tensor(zeros: [0])
+    var attention = Tensor(zeros: [0]), gateUp = Tensor(zeros: [0]), act = Tensor(zeros: [0])
     var hidden = Tensor(zeros: [0])
 
     init(config: TextConfig) {
@@ -39,12 +53,9 @@ public final class DecoderWorkspace {
         maxTokens = tokens
         normed = Tensor(zeros: [tokens, c.hiddenSize])
         hidden = Tensor(zeros: [tokens, c.hiddenSize])
-        q = Tensor(zeros: [tokens, c.numAttentionHeads * c.headDim])
+        qkv = Tensor(zeros: [tokens, (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim])
         attention = Tensor(zeros: [tokens, c.numAttentionHeads * c.headDim])
-        k = Tensor(zeros: [tokens, c.numKeyValueHeads * c.headDim])
-        v = Tensor(zeros: [tokens, c.numKeyValueHeads * c.headDim])
-        gate = Tensor(zeros: [tokens, c.intermediateSize])
-        up = Tensor(zeros: [tokens, c.intermediateSize])
+        gateUp = Tensor(zeros: [tokens, 2 * c.intermediateSize])
         act = Tensor(zeros: [tokens, c.intermediateSize])
     }
 }
@@ -76,13 +87,17 @@ public struct LlamaDecoder: Sendable {
             let l = "\(prefix).layers.\(i)"
             return LlamaLayer(
                 inputLayerNorm: w.take(l + ".input_layernorm.weight", [d]),
-                qProj: w.linear(l + ".self_attn.q_proj", out: qWidth, in: d, bias: config.attentionBias),
-                kProj: w.linear(l + ".self_attn.k_proj", out: kvWidth, in: d, bias: config.attentionBias),
-                vProj: w.linear(l + ".self_attn.v_proj", out: kvWidth, in: d, bias: config.attentionBias),
+                qkvProj: w.stacked([
+                    w.linear(l + ".self_attn.q_proj", out: qWidth, in: d, bias: config.attentionBias),
+                    w.linear(l + ".self_attn.k_proj", out: kvWidth, in: d, bias: config.attentionBias),
+                    w.linear(l + ".self_attn.v_proj", out: kvWidth, in: d, bias: config.attentionBias),
+                ]),
                 oProj: w.linear(l + ".self_attn.o_proj", out: d, in: qWidth, bias: config.attentionBias),
                 postAttentionLayerNorm: w.take(l + ".post_attention_layernorm.weight", [d]),
-                gateProj: w.linear(l + ".mlp.gate_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
-                upProj: w.linear(l + ".mlp.up_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
+                gateUpProj: w.stacked([
+                    w.linear(l + ".mlp.gate_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
+                    w.linear(l + ".mlp.up_proj", out: config.intermediateSize, in: d, bias: config.mlpBias),
+                ]),
                 downProj: w.linear(l + ".mlp.down_proj", out: d, in: config.intermediateSize, bias: config.mlpBias))
         }
         norm = w.take(prefix + ".norm.weight", [d])
@@ -150,9 +165,13 @@ public struct LlamaDecoder: Sendable {
         hidden.copy(from: x)
         trace?("text.inputs_embeds", hidden)
         let normed = ws.normed.rows(0..<t)
-        let q = ws.q.rows(0..<t), k = ws.k.rows(0..<t), v = ws.v.rows(0..<t)
+        let qkv = ws.qkv.rows(0..<t)
         let attention = ws.attention.rows(0..<t)
-        let gate = ws.gate.rows(0..<t), up = ws.up.rows(0..<t), act = ws.act.rows(0..<t)
+        let gateUp = ws.gateUp.rows(0..<t), act = ws.act.rows(0..<t)
+        let qWidth = c.numAttentionHeads * c.headDim
+        let kvWidth = c.numKeyValueHeads * c.headDim
+        let stride = qWidth + 2 * kvWidth
+        let q = qkv.floats, k = q + qWidth, v = k + kvWidth
         let eps = Float(c.rmsNormEps)
         let past = cache.count
         let pos = positions
@@ -160,23 +179,22 @@ public struct LlamaDecoder: Sendable {
             for i in 0..<layers.count {
                 let layer = layers[i]
                 // Attention block.
+                // Attention block: x [T, D] -> qkv [T, (H + 2Hkv)·Hd], q | k | v side by side in each row.
                 Ops.rmsNorm(hidden, weight: layer.inputLayerNorm, eps: eps, into: normed)
-                context.linear(normed, layer.qProj, into: q)
-                context.linear(normed, layer.kProj, into: k)
-                context.linear(normed, layer.vProj, into: v)
-                rope.apply(q, heads: c.numAttentionHeads, positions: pos.baseAddress!)
-                rope.apply(k, heads: c.numKeyValueHeads, positions: pos.baseAddress!)
-                cache.write(layer: i, k: k, v: v, tokens: t)
+                context.linear(normed, layer.qkvProj, into: qkv)
+                rope.apply(q, tokens: t, heads: c.numAttentionHeads, rowStride: stride, positions: pos.baseAddress!)
+                rope.apply(k, tokens: t, heads: c.numKeyValueHeads, rowStride: stride, positions: pos.baseAddress!)
+                cache.write(layer: i, k: k, v: v, rowStride: stride, tokens: t)
                 context.attention(
-                    q: q, keys: cache.keyView(layer: i), values: cache.valueView(layer: i), keyCount: past + t,
-                    heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
-                    scale: 1 / Float(c.headDim).squareRoot(), causalOffset: past, into: attention)
+                    queries: q, queryCount: t, queryStride: stride, keys: cache.keyView(layer: i),
+                    values: cache.valueView(layer: i), keyCount: past + t, heads: c.numAttentionHeads,
+                    kvHeads: c.numKeyValueHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
+                    causalOffset: past, into: attention)
                 context.linear(attention, layer.oProj, into: hidden, accumulate: true)
-                // MLP block (SwiGLU).
+                // MLP block (SwiGLU): gate | up in one GEMM, [T, 2I] -> act [T, I].
                 Ops.rmsNorm(hidden, weight: layer.postAttentionLayerNorm, eps: eps, into: normed)
-                context.linear(normed, layer.gateProj, into: gate)
-                context.linear(normed, layer.upProj, into: up)
-                Ops.siluMul(gate: gate, up: up, into: act)
+                context.linear(normed, layer.gateUpProj, into: gateUp)
+                Ops.siluMul(gateUp: gateUp, into: act)
                 context.linear(act, layer.downProj, into: hidden, accumulate: true)
                 trace?("text.layer.\(i)", hidden)
             }

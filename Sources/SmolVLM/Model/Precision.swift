@@ -48,8 +48,8 @@ extension SigLIPVisionTower {
         copy.patchEmbedding = patchEmbedding.bf16()
         copy.layers = layers.map { l in
             SigLIPLayer(
-                layerNorm1: l.layerNorm1, qProj: l.qProj.bf16(), kProj: l.kProj.bf16(), vProj: l.vProj.bf16(),
-                outProj: l.outProj.bf16(), layerNorm2: l.layerNorm2, fc1: l.fc1.bf16(), fc2: l.fc2.bf16())
+                layerNorm1: l.layerNorm1, qkvProj: l.qkvProj.bf16(), outProj: l.outProj.bf16(),
+                layerNorm2: l.layerNorm2, fc1: l.fc1.bf16(), fc2: l.fc2.bf16())
         }
         return copy
     }
@@ -75,9 +75,9 @@ extension LlamaDecoder {
         var copy = self
         copy.layers = layers.map { l in
             LlamaLayer(
-                inputLayerNorm: l.inputLayerNorm, qProj: l.qProj.bf16(), kProj: l.kProj.bf16(), vProj: l.vProj.bf16(),
-                oProj: l.oProj.bf16(), postAttentionLayerNorm: l.postAttentionLayerNorm, gateProj: l.gateProj.bf16(),
-                upProj: l.upProj.bf16(), downProj: l.downProj.bf16())
+                inputLayerNorm: l.inputLayerNorm, qkvProj: l.qkvProj.bf16(), oProj: l.oProj.bf16(),
+                postAttentionLayerNorm: l.postAttentionLayerNorm, gateUpProj: l.gateUpProj.bf16(),
+                downProj: l.downProj.bf16())
         }
         copy.lmHead = lmHead.bf16()
         return copy

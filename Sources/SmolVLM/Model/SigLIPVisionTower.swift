@@ -22,12 +22,19 @@ public struct LayerNormWeights: Sendable {
     public let eps: Float
 }
 
-/// One pre-LN encoder block.
+/// One pre-LN encoder block. q, k and v are one stacked projection ([3D, D]: one GEMM, outputs side by side);
+/// `qProj`/`kProj`/`vProj` are views of its rows.
 public struct SigLIPLayer: Sendable {
     public let layerNorm1: LayerNormWeights
-    public let qProj, kProj, vProj, outProj: Linear
+    public let qkvProj: Linear
+    public let outProj: Linear
     public let layerNorm2: LayerNormWeights
     public let fc1, fc2: Linear
+
+    var width: Int { outProj.outFeatures }
+    public var qProj: Linear { qkvProj.rows(0..<width) }
+    public var kProj: Linear { qkvProj.rows(width..<2 * width) }
+    public var vProj: Linear { qkvProj.rows(2 * width..<3 * width) }
 }
 
 /// Per-stream buffers of the vision tower (allocated once for a frame size).
@@ -35,7 +42,8 @@ public final class VisionWorkspace {
     let patches: Tensor  // [P, C·p·p]
     let hidden: Tensor  // [P, D]   the residual stream
     let normed: Tensor  // [P, D]
-    let q, k, v, attention: Tensor  // [P, D]
+    let qkv: Tensor  // [P, 3D]  q | k | v of each patch
+    let attention: Tensor  // [P, D]
     let mlp: Tensor  // [P, I]
     public let output: Tensor  // [P, D]  post-LN
 
@@ -43,9 +51,7 @@ public final class VisionWorkspace {
         patches = Tensor(zeros: [patchCount, patchDim])
         hidden = Tensor(zeros: [patchCount, dim])
         normed = Tensor(zeros: [patchCount, dim])
-        q = Tensor(zeros: [patchCount, dim])
-        k = Tensor(zeros: [patchCount, dim])
-        v = Tensor(zeros: [patchCount, dim])
+        qkv = Tensor(zeros: [patchCount, 3 * dim])
         attention = Tensor(zeros: [patchCount, dim])
         mlp = Tensor(zeros: [patchCount, intermediate])
         output = Tensor(zeros: [patchCount, dim])
@@ -84,9 +90,11 @@ public struct SigLIPVisionTower: Sendable {
             let l = "\(prefix).encoder.layers.\(i)"
             return SigLIPLayer(
                 layerNorm1: norm(l + ".layer_norm1"),
-                qProj: w.linear(l + ".self_attn.q_proj", out: d, in: d, bias: true),
-                kProj: w.linear(l + ".self_attn.k_proj", out: d, in: d, bias: true),
-                vProj: w.linear(l + ".self_attn.v_proj", out: d, in: d, bias: true),
+                qkvProj: w.stacked([
+                    w.linear(l + ".self_attn.q_proj", out: d, in: d, bias: true),
+                    w.linear(l + ".self_attn.k_proj", out: d, in: d, bias: true),
+                    w.linear(l + ".self_attn.v_proj", out: d, in: d, bias: true),
+                ]),
                 outProj: w.linear(l + ".self_attn.out_proj", out: d, in: d, bias: true),
                 layerNorm2: norm(l + ".layer_norm2"),
                 fc1: w.linear(l + ".mlp.fc1", out: config.intermediateSize, in: d, bias: true),
@@ -131,14 +139,17 @@ public struct SigLIPVisionTower: Sendable {
         // Attention branch: x += out_proj(attn(LN1(x)))   x: [P, D]
         let n1 = layer.layerNorm1
         Ops.layerNorm(ws.hidden, weight: n1.weight, bias: n1.bias, eps: n1.eps, into: ws.normed)
-        context.linear(ws.normed, layer.qProj, into: ws.q)
-        context.linear(ws.normed, layer.kProj, into: ws.k)
-        context.linear(ws.normed, layer.vProj, into: ws.v)
+        // x: [P, D] -> qkv: [P, 3D]; q, k, v are column blocks of each row.
+        context.linear(ws.normed, layer.qkvProj, into: ws.qkv)
+        let d = config.hiddenSize
+        let stride = 3 * d
+        let base = ws.qkv.raw
         context.attention(
-            q: ws.q, keys: HeadMajorView(tokenMajor: ws.k, headDim: headDim),
-            values: HeadMajorView(tokenMajor: ws.v, headDim: headDim), keyCount: patchCount, heads: heads,
-            kvHeads: heads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(), causalOffset: nil,
-            into: ws.attention)
+            queries: ws.qkv.floats, queryCount: patchCount, queryStride: stride,
+            keys: HeadMajorView(base: base + d * 4, headStride: headDim, rowStride: stride),
+            values: HeadMajorView(base: base + 2 * d * 4, headStride: headDim, rowStride: stride),
+            keyCount: patchCount, heads: heads, kvHeads: heads, headDim: headDim,
+            scale: 1 / Float(headDim).squareRoot(), causalOffset: nil, into: ws.attention)
         context.linear(ws.attention, layer.outProj, into: ws.hidden, accumulate: true)
         // MLP branch: x += fc2(gelu_tanh(fc1(LN2(x))))   [P, D] → [P, I] → [P, D]
         let n2 = layer.layerNorm2
