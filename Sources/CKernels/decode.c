@@ -112,6 +112,10 @@ VK_CLONES_DECODE static void gemv_rows_generic(const vk_matrix *w, const float *
 #define VK_MLOAD_Q8(m, p, i) \
     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, (const int8_t *)(p) + (i))))
 
+/// Rows ahead that the GEMV kernels prefetch (rows are a few cache lines: the hardware prefetcher alone leaves the
+/// cores waiting for DRAM).
+#define VK_PREFETCH_ROWS 8
+
 // Four rows at a time, two 16-wide steps per iteration (8 independent accumulators), masked tail.
 #define VK_DEFINE_GEMV_AVX512(NAME, ELEM, LOAD, MLOAD, SCALED)                                                        \
     VK_AVX512 static void NAME(const vk_matrix *w, const float *x, float *y, long r0, long r1, int accumulate) {    \
@@ -127,6 +131,9 @@ VK_CLONES_DECODE static void gemv_rows_generic(const vk_matrix *w, const float *
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;          \
             long i = 0;                                                                                               \
             for (; i + 32 <= k; i += 32) {                                                                            \
+                /* prefetch the group VK_PREFETCH_ROWS rows ahead: 4·32 elements of it per iteration */              \
+                const char *ahead = (const char *)(base + (r + VK_PREFETCH_ROWS) * k + 4 * i);                        \
+                for (int pf = 0; pf < (int)(4 * 32 * sizeof(ELEM)); pf += 64) _mm_prefetch(ahead + pf, _MM_HINT_T0); \
                 __m512 xa = _mm512_loadu_ps(x + i), xb = _mm512_loadu_ps(x + i + 16);                                 \
                 a0 = _mm512_fmadd_ps(LOAD(p0, i), xa, a0);                                                            \
                 a1 = _mm512_fmadd_ps(LOAD(p1, i), xa, a1);                                                            \
@@ -158,6 +165,13 @@ VK_DEFINE_GEMV_AVX512(gemv_rows_f32_avx512, float, VK_LOAD_F32, VK_MLOAD_F32, 0)
 VK_DEFINE_GEMV_AVX512(gemv_rows_bf16_avx512, uint16_t, VK_LOAD_BF16, VK_MLOAD_BF16, 0)
 VK_DEFINE_GEMV_AVX512(gemv_rows_q8_avx512, int8_t, VK_LOAD_Q8, VK_MLOAD_Q8, 1)
 
+/// Rows r0 ..< r1 of y = W·x (weight-only quantisation: int8 and bf16 weights are widened to f32 in registers
+/// and multiplied with the exact f32 activations).
+///
+/// Measured on a 2-core Zen 4: with prefetching this streams the int8 decoder at the machine's DRAM bandwidth
+/// (~24 GB/s, 154 tokens/s for SmolVLM2-256M). An int8 × int8 variant on AVX-512 VNNI (activations quantised per
+/// block of 64) was slower (124 tokens/s: the quantisation and masked loads cost more than the multiplies it
+/// saves) and less exact (logits cosine 0.9988 against fp32 on a fixture), so it was removed.
 static void gemv_rows(const vk_matrix *w, const float *x, float *y, long r0, long r1, int accumulate, int avx512) {
     if (r0 >= r1) return;
     if (avx512) {
