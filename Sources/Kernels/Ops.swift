@@ -141,10 +141,12 @@ public struct HeadMajorView {
 
 /// Which attention implementation to run.
 public enum AttentionKernel: Sendable {
-    /// The tiled (flash) kernel where the CPU supports it, else the plain one.
+    /// The tiled (flash) fp32 kernel where the CPU supports it, else the plain one.
     case automatic
     /// The plain row-by-row kernel (every CPU).
     case plain
+    /// The flash kernel with bf16 dot products where the CPU has AVX-512 BF16, else `automatic` (bf16 precisions).
+    case bf16
 }
 
 extension ComputeContext {
@@ -176,7 +178,14 @@ extension ComputeContext {
         precondition(heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) KV heads")
         precondition(out.count == tq * heads * headDim, "attention: out \(out.shape) is not [\(tq), \(heads * headDim)]")
         let threads = max(1, computeThreads)
-        if kernel == .automatic && vk_flash_supported(headDim) != 0 {
+        if kernel == .bf16 && vk_flash_bf16_supported(headDim) != 0 {
+            let perThread = threads * vk_flash_bf16_scratch_floats(headDim)
+            let scratch = scratchFloats(perThread + vk_flash_shared_floats(kvHeads, headDim, keyCount))
+            vk_flash_attention_bf16(
+                queries, queryStride, keys.base, values.base, keys.dtype == .bf16 ? 1 : 0, keys.headStride,
+                keys.rowStride, out.floats, heads * headDim, tq, keyCount, heads, kvHeads, headDim, scale,
+                causalOffset ?? -1, scratch, scratch + perThread)
+        } else if kernel != .plain && vk_flash_supported(headDim) != 0 {
             let perThread = threads * vk_flash_scratch_floats(headDim)
             let scratch = scratchFloats(perThread + vk_flash_shared_floats(kvHeads, headDim, keyCount))
             vk_flash_attention(

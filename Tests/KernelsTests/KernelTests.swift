@@ -92,13 +92,14 @@ import TestSupport
         let offset: Int? = causal ? tk - tq : nil
         let kt = Tensor(shape: [tk, kvHeads * hd], values: k), vt = Tensor(shape: [tk, kvHeads * hd], values: v)
         let expected = NaiveKernels.attention(q: q, k: k, v: v, tq: tq, tk: tk, heads: heads, kvHeads: kvHeads, headDim: hd, causalOffset: offset)
-        for kernel in [AttentionKernel.automatic, .plain] {
+        for kernel in [AttentionKernel.automatic, .plain, .bf16] {
             let out = Tensor(zeros: [tq, heads * hd])
             ComputeContext().attention(
                 q: Tensor(shape: [tq, heads * hd], values: q), keys: HeadMajorView(tokenMajor: kt, headDim: hd),
                 values: HeadMajorView(tokenMajor: vt, headDim: hd), keyCount: tk, heads: heads, kvHeads: kvHeads,
                 headDim: hd, scale: 1 / Float(hd).squareRoot(), causalOffset: offset, into: out, kernel: kernel)
-            #expect(maxAbsDifference(out.toArray(), expected) < tolerance, "\(kernel)")
+            // bf16 operands (8-bit mantissas) against the exact result: ~1e-2 on values of order 1.
+            #expect(maxAbsDifference(out.toArray(), expected) < (kernel == .bf16 ? 2e-2 : tolerance), "\(kernel)")
         }
     }
 

@@ -69,6 +69,17 @@ void vk_flash_attention(const float *q, long q_stride, const void *k, const void
                         long head_dim, float scale, long causal_offset, float *scratch, float *shared);
 /// Shared scratch floats of vk_flash_attention: the keys transposed, [Hkv, Hd, Tk rounded up to 64].
 long vk_flash_shared_floats(long kv_heads, long head_dim, long tk);
+/// The flash kernel with bf16 dot products (AVX-512 BF16): Q·Kᵀ and P·V from bf16 operands into fp32
+/// accumulators, for the bf16 precisions. Same arguments; `shared` needs vk_flash_shared_floats(…) floats, scratch
+/// vk_threads() · vk_flash_bf16_scratch_floats(head_dim).
+void vk_flash_attention_bf16(const float *q, long q_stride, const void *k, const void *v, int kv_bf16,
+                             long kv_head_stride, long kv_row_stride, float *out, long out_stride, long tq, long tk,
+                             long heads, long kv_heads, long head_dim, float scale, long causal_offset,
+                             float *scratch, float *shared);
+/// Whether vk_flash_attention_bf16 can run here (AVX-512 BF16, head dim a multiple of 32 up to 128).
+int vk_flash_bf16_supported(long head_dim);
+/// Per-thread scratch floats of vk_flash_attention_bf16.
+long vk_flash_bf16_scratch_floats(long head_dim);
 /// Whether vk_flash_attention can run here for this head dim.
 int vk_flash_supported(long head_dim);
 /// Per-thread scratch floats of vk_flash_attention.

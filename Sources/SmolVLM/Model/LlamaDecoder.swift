@@ -189,7 +189,7 @@ public struct LlamaDecoder: Sendable {
                     queries: q, queryCount: t, queryStride: stride, keys: cache.keyView(layer: i),
                     values: cache.valueView(layer: i), keyCount: past + t, heads: c.numAttentionHeads,
                     kvHeads: c.numKeyValueHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
-                    causalOffset: past, into: attention)
+                    causalOffset: past, into: attention, kernel: precision.matmul == .bf16 ? .bf16 : .automatic)
                 context.linear(attention, layer.oProj, into: hidden, accumulate: true)
                 // MLP block (SwiGLU): gate | up in one GEMM, [T, 2I] -> act [T, I].
                 Ops.rmsNorm(hidden, weight: layer.postAttentionLayerNorm, eps: eps, into: normed)

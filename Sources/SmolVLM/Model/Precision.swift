@@ -45,6 +45,7 @@ extension SigLIPVisionTower {
     func converted(to dtype: DType) -> SigLIPVisionTower {
         guard dtype == .bf16 else { return self }
         var copy = self
+        copy.attentionKernel = .bf16
         copy.patchEmbedding = patchEmbedding.bf16()
         copy.layers = layers.map { l in
             SigLIPLayer(

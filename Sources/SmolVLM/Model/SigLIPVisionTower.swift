@@ -67,6 +67,8 @@ public struct SigLIPVisionTower: Sendable {
     public let positionEmbedding: Tensor
     public internal(set) var layers: [SigLIPLayer]
     public let postLayerNorm: LayerNormWeights
+    /// Attention implementation (bf16 dot products at the bf16 precisions).
+    public internal(set) var attentionKernel = AttentionKernel.automatic
 
     /// Patches per frame.
     public var patchCount: Int { (config.imageSize / config.patchSize) * (config.imageSize / config.patchSize) }
@@ -149,7 +151,7 @@ public struct SigLIPVisionTower: Sendable {
             keys: HeadMajorView(base: base + d * 4, headStride: headDim, rowStride: stride),
             values: HeadMajorView(base: base + 2 * d * 4, headStride: headDim, rowStride: stride),
             keyCount: patchCount, heads: heads, kvHeads: heads, headDim: headDim,
-            scale: 1 / Float(headDim).squareRoot(), causalOffset: nil, into: ws.attention)
+            scale: 1 / Float(headDim).squareRoot(), causalOffset: nil, into: ws.attention, kernel: attentionKernel)
         context.linear(ws.attention, layer.outProj, into: ws.hidden, accumulate: true)
         // MLP branch: x += fc2(gelu_tanh(fc1(LN2(x))))   [P, D] → [P, I] → [P, D]
         let n2 = layer.layerNorm2
