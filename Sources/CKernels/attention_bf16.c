@@ -17,8 +17,8 @@
 extern int omp_get_thread_num(void);
 
 #define BK 64  // keys per block
-#define SB 32  // query rows per task
-#define RG 4   // query rows per register group
+#define SB 36  // query rows per task (a multiple of RG)
+#define RG 6   // query rows per register group
 
 #define VK_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 
