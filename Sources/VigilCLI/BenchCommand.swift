@@ -5,6 +5,7 @@
 
 import Foundation
 import Kernels
+import ModelHub
 import SmolVLM
 import VigilCore
 
@@ -18,10 +19,15 @@ struct BenchCommand: VigilCommand {
             with stop tokens ignored. Use a release build (swift build -c release) for meaningful numbers.
             """,
         arguments: [
-            .option("--random-weights", value: "ARCH", help: "Exact real shapes with seeded random weights: smolvlm2-256m or smolvlm2-500m."),
-            .option("--model", value: "M", help: "A model folder instead of random weights."),
-            .option("--precision", value: "P", help: "fp32, bf16, int8 or auto (see docs/performance.md).", default: "auto"),
-            .option("--threads", value: "N", help: "Compute threads.", default: "2"),
+            .option(
+                "--random-weights", value: "ARCH",
+                help: "Exact real shapes with seeded random weights: smolvlm2-256m or smolvlm2-500m."),
+            .option(
+                "--model", value: "M",
+                help: "Instead of random weights: a model folder, hub id or .gguf file (a GGUF has no vision figure)."),
+            ModelOptions.revisionSpec, .flag("--offline", help: "Never download (also HF_HUB_OFFLINE=1)."),
+            ModelOptions.cacheDirSpec,
+        ] + LoadedModel.computeSpecs(defaultPrecision: .auto) + [
             .option("--frames", value: "N", help: "Distinct frames timed for the vision figure (after one warm-up).", default: "5"),
             .option("--prompt-tokens", value: "N", help: "Prompt length for the prefill figure.", default: "1024"),
             .option("--decode-tokens", value: "N", help: "Tokens generated for the decode figure.", default: "128"),
@@ -31,7 +37,7 @@ struct BenchCommand: VigilCommand {
 
     var preset: ModelPreset?
     var precision: Precision
-    var modelPath: String?
+    var model: ModelOptions?
     var threads: Int
     var frames: Int
     var promptTokens: Int
@@ -39,16 +45,9 @@ struct BenchCommand: VigilCommand {
     var json: Bool
 
     init(_ a: ParsedArguments) throws {
-        if let name = a.value("--random-weights") {
-            guard let p = ModelPreset(rawValue: name) else {
-                throw ValidationError(
-                    "invalid value '\(name)' for '--random-weights': expected one of "
-                        + ModelPreset.allCases.map(\.rawValue).joined(separator: "|"))
-            }
-            preset = p
-        }
-        modelPath = a.value("--model")
-        guard (preset == nil) != (modelPath == nil) else {
+        preset = try LoadedModel.preset(a)
+        model = a.value("--model") == nil ? nil : try ModelOptions(a)
+        guard (preset == nil) != (model == nil) else {
             throw ValidationError("give exactly one of '--random-weights ARCH' or '--model M'")
         }
         precision = try a.choice("--precision", default: Precision.auto)
@@ -62,43 +61,46 @@ struct BenchCommand: VigilCommand {
     func run() async throws {
         setComputeThreads(threads)
         let loadStart = Date()
-        var model: SmolVLMModel
-        if let preset {
-            model = try SmolVLMModel.random(preset, seed: 0)
-        } else {
-            model = try SmolVLMModel.load(from: URL(fileURLWithPath: modelPath!))
-        }
-        model = model.prepared(for: precision)
+        let name = preset?.rawValue ?? model!.model
+        let loaded = try await LoadedModel.load(options: model, preset: preset, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let context = ComputeContext()
-        progress("loaded \(preset?.rawValue ?? modelPath!) in \(String(format: "%.1f", loadSeconds)) s")
+        progress("loaded \(name) in \(String(format: "%.1f", loadSeconds)) s")
 
         // Vision: one warm-up frame, then `frames` distinct frames, each encoded from scratch.
-        let v = model.config.visionConfig
-        let encoder = FrameEncoder(model: model)
-        let features = Tensor(zeros: [model.tokensPerFrame, model.config.textConfig.hiddenSize])
-        var visionTimes: [Double] = []
-        for i in 0...frames {
-            try Task.checkCancellation()
-            let pixels = Tensor.random([1, v.numChannels, v.imageSize, v.imageSize], seed: UInt64(i + 1), scale: 1)
-            let start = DispatchTime.now()
-            encoder.encode(pixels, into: features, context: context)
-            if i > 0 { visionTimes.append(Self.seconds(since: start)) }
+        var visionMedian: Double?
+        let decoder: LlamaDecoder
+        switch loaded {
+        case .text(let lm):
+            decoder = lm.decoder
+        case .vision(let vlm, _, _):
+            decoder = vlm.decoder
+            let v = vlm.config.visionConfig
+            let encoder = FrameEncoder(model: vlm)
+            let features = Tensor(zeros: [vlm.tokensPerFrame, vlm.config.textConfig.hiddenSize])
+            var visionTimes: [Double] = []
+            for i in 0...frames {
+                try Task.checkCancellation()
+                let pixels = Tensor.random([1, v.numChannels, v.imageSize, v.imageSize], seed: UInt64(i + 1), scale: 1)
+                let start = DispatchTime.now()
+                encoder.encode(pixels, into: features, context: context)
+                if i > 0 { visionTimes.append(Self.seconds(since: start)) }
+            }
+            visionMedian = Self.median(visionTimes)
+            progress("vision: \(String(format: "%.3f", visionMedian!)) s/frame (median of \(frames))")
         }
-        let visionMedian = Self.median(visionTimes)
-        progress("vision: \(String(format: "%.3f", visionMedian)) s/frame (median of \(frames))")
 
         // Prefill, then decode from that context.
         let generator = TextGenerator(
-            decoder: model.decoder, capacity: promptTokens + decodeTokens + 1, context: context)
+            decoder: decoder, capacity: promptTokens + decodeTokens + 1, context: context)
         var ids = [Int]()
         var state: UInt64 = 42
         for _ in 0..<promptTokens {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            ids.append(Int(state >> 33) % model.config.textConfig.vocabSize)
+            ids.append(Int(state >> 33) % decoder.config.vocabSize)
         }
-        let embeddings = Tensor(zeros: [promptTokens, model.config.textConfig.hiddenSize])
-        model.decoder.embed(ids, into: embeddings)
+        let embeddings = Tensor(zeros: [promptTokens, decoder.config.hiddenSize])
+        decoder.embed(ids, into: embeddings)
         // Warm-up prefill on a short prompt so primitive creation is not timed.
         _ = generator.step(embeddings.rows(0..<8))
         generator.cache.reset()
@@ -115,12 +117,12 @@ struct BenchCommand: VigilCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakRSS = Int(usage.ru_maxrss) * 1024
         let report: JSONValue = .object([
-            ("model", .string(preset?.rawValue ?? modelPath!)),
+            ("model", .string(name)),
             ("precision", .string(precision.rawValue)),
             ("precision_detail", .string(precision.resolved.label)),
             ("threads", .int(threads)),
             ("vision_s_per_frame", .double(visionMedian)),
-            ("vision_frames", .int(frames)),
+            ("vision_frames", .int(visionMedian == nil ? 0 : frames)),
             ("prefill_tokens", .int(promptTokens)),
             ("prefill_tok_s", .double(prefillRate)),
             ("decode_tokens", .int(result.tokens.count)),
@@ -137,7 +139,7 @@ struct BenchCommand: VigilCommand {
         if json {
             Console.json(report)
         } else {
-            Console.outLine("vision  \(String(format: "%.3f", visionMedian)) s/frame")
+            if let visionMedian { Console.outLine("vision  \(String(format: "%.3f", visionMedian)) s/frame") }
             Console.outLine("prefill \(String(format: "%.0f", prefillRate)) tok/s (\(promptTokens) tokens)")
             Console.outLine("decode  \(String(format: "%.1f", decodeRate)) tok/s (\(result.tokens.count) tokens at context \(promptTokens))")
             Console.outLine("peak RSS \(peakRSS / 1_048_576) MiB")

@@ -47,13 +47,14 @@ enum LoadedModel {
     }
 
     /// Loads the model (resolving and downloading through the Hugging Face cache when needed).
-    static func load(options: ModelOptions, preset: ModelPreset?, precision: Precision) async throws -> LoadedModel {
+    static func load(options: ModelOptions?, preset: ModelPreset?, precision: Precision) async throws -> LoadedModel {
         if let preset {
             let model = try SmolVLMModel.random(preset, seed: 0).prepared(for: precision)
             var settings = ProcessorSettings(preprocessor: .smolVLM2, imageSeqLen: model.tokensPerFrame)
             settings.preprocessor.maxImageSize = model.config.visionConfig.imageSize
             return .vision(model, try standInTokenizer(), settings)
         }
+        guard let options else { throw ValidationError("give '--model M' or '--random-weights ARCH'") }
         let url: URL
         if case .ggufFile(let file) = try options.location() {
             url = file
