@@ -328,6 +328,26 @@ void vk_pixel_shuffle(const float *x, long grid, long dim, long scale, float *ou
         }
 }
 
+// MARK: - Selection
+
+long vk_top2(const float *x, long n, long *second) {
+    long best = 0, next = n > 1 ? 1 : 0;
+    if (n > 1 && x[1] > x[0]) {
+        best = 1;
+        next = 0;
+    }
+    for (long i = 2; i < n; i++) {
+        if (x[i] > x[best]) {
+            next = best;
+            best = i;
+        } else if (x[i] > x[next]) {
+            next = i;
+        }
+    }
+    if (second) *second = next;
+    return best;
+}
+
 // MARK: - bf16 / f16
 
 VK_CLONES void vk_f32_to_bf16(const float *x, uint16_t *y, long n) {

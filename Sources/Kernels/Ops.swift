@@ -51,6 +51,13 @@ public enum Ops {
         vk_softmax_rows(x.floats, x.count / cols, cols)
     }
 
+    /// The largest value's index (first on ties) and the runner-up's, over `count` values.
+    public static func topTwo(_ x: UnsafePointer<Float>, count: Int) -> (best: Int, second: Int) {
+        var second = 0
+        let best = vk_top2(x, count, &second)
+        return (best, second)
+    }
+
     /// Unfolds pixels [C, H, W] into patches [P, C·p·p] (Conv2d-weight order).
     public static func patchify(_ pixels: Tensor, patchSize: Int, into out: Tensor) {
         precondition(pixels.shape.count == 3, "patchify: pixels must be [C, H, W], got \(pixels.shape)")

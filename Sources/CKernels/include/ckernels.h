@@ -94,6 +94,11 @@ void vk_patchify(const float *pixels, long channels, long height, long width, lo
 /// (s·h' + dh, s·w' + dw) at channel offset (dh·s + dw)·D (Idefics3/SmolVLM connector).
 void vk_pixel_shuffle(const float *x, long grid, long dim, long scale, float *out);
 
+// MARK: - Selection
+
+/// The index of the largest of x[0..n) (first on ties) and, in *second, the index of the runner-up.
+long vk_top2(const float *x, long n, long *second);
+
 // MARK: - bf16
 
 /// Rounds f32 to bf16 (round to nearest even; NaN kept quiet).

@@ -3,6 +3,7 @@
 // Draws come from a seeded SplitMix64 generator, so a seed reproduces a run (not PyTorch's random stream).
 
 import Foundation
+import Kernels
 
 /// How to pick tokens.
 public struct SamplingParameters: Sendable, Equatable {
@@ -49,13 +50,7 @@ public struct Sampler {
 
     /// The index of the largest value (first on ties).
     public static func argmax(_ logits: UnsafePointer<Float>, count: Int) -> Int {
-        var best = 0
-        var bestValue = logits[0]
-        for i in 1..<count where logits[i] > bestValue {
-            best = i
-            bestValue = logits[i]
-        }
-        return best
+        Ops.topTwo(logits, count: count).best
     }
 
     /// Picks the next token. `logits` may be modified (penalty, temperature). `context` = ids seen so far.
