@@ -38,6 +38,9 @@ public var computeThreads: Int { Int(vk_threads()) }
 public final class ComputeContext {
     let stream: dnnl_stream_t
     private var plans: [MatmulKey: MatmulPlan] = [:]
+    /// oneDNN's scratch memory for every primitive of this context (user-managed scratchpad: allocated here,
+    /// grown when a new primitive needs more, never per call).
+    private var dnnlScratch = TensorStorage(byteCount: 0)
     private var scratch: Tensor = Tensor(zeros: [0])
     private var bf16Scratch: Tensor = Tensor(zeros: [0], dtype: .bf16)
 
@@ -95,8 +98,11 @@ public final class ComputeContext {
         } else {
             plan = MatmulPlan(key: key)
             plans[key] = plan
+            if plan.scratchpadBytes > dnnlScratch.byteCount {
+                dnnlScratch = TensorStorage(byteCount: plan.scratchpadBytes)
+            }
         }
-        plan.execute(a: a, b: weights.raw, bias: bias?.raw, c: c, stream: stream)
+        plan.execute(a: a, b: weights.raw, bias: bias?.raw, c: c, scratchpad: dnnlScratch.base, stream: stream)
     }
 }
 
@@ -125,6 +131,9 @@ final class MatmulPlan {
     let weights: dnnl_memory_t
     let bias: dnnl_memory_t?
     let dst: dnnl_memory_t
+    let scratchpad: dnnl_memory_t
+    /// Bytes of scratch memory the primitive needs.
+    let scratchpadBytes: Int
     /// Execution arguments, built once (a per-call array would allocate).
     private let args: UnsafeMutablePointer<dnnl_exec_arg_t>
     private let argCount: Int32
@@ -151,6 +160,7 @@ final class MatmulPlan {
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "attr")
         defer { dnnl_primitive_attr_destroy(attr) }
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
         if key.accumulate {
             var ops: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&ops), "post ops")
@@ -173,18 +183,23 @@ final class MatmulPlan {
         weights = memory(&weightsMD)
         dst = memory(&dstMD)
         bias = key.hasBias ? memory(&biasMD) : nil
-        args = .allocate(capacity: 4)
+        var scratchMD = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
+        scratchpadBytes = dnnl_memory_desc_get_size(&scratchMD)
+        scratchpad = memory(&scratchMD)
+        args = .allocate(capacity: 5)
         args[0] = dnnl_exec_arg_t(arg: cdnnl_arg_src(), memory: src)
         args[1] = dnnl_exec_arg_t(arg: cdnnl_arg_weights(), memory: weights)
         args[2] = dnnl_exec_arg_t(arg: cdnnl_arg_dst(), memory: dst)
-        if let bias { args[3] = dnnl_exec_arg_t(arg: cdnnl_arg_bias(), memory: bias) }
-        argCount = bias == nil ? 3 : 4
+        args[3] = dnnl_exec_arg_t(arg: cdnnl_arg_scratchpad(), memory: scratchpad)
+        if let bias { args[4] = dnnl_exec_arg_t(arg: cdnnl_arg_bias(), memory: bias) }
+        argCount = bias == nil ? 4 : 5
     }
 
     func execute(
         a: UnsafeMutableRawPointer, b: UnsafeMutableRawPointer, bias biasData: UnsafeMutableRawPointer?,
-        c: UnsafeMutableRawPointer, stream: dnnl_stream_t
+        c: UnsafeMutableRawPointer, scratchpad scratch: UnsafeMutableRawPointer, stream: dnnl_stream_t
     ) {
+        dnnl_memory_set_data_handle(scratchpad, scratch)
         dnnl_memory_set_data_handle(src, a)
         dnnl_memory_set_data_handle(weights, b)
         dnnl_memory_set_data_handle(dst, c)
@@ -196,7 +211,7 @@ final class MatmulPlan {
     func destroy() {
         args.deallocate()
         dnnl_primitive_destroy(primitive)
-        for mem in [src, weights, dst] { dnnl_memory_destroy(mem) }
+        for mem in [src, weights, dst, scratchpad] { dnnl_memory_destroy(mem) }
         if let bias { dnnl_memory_destroy(bias) }
     }
 }

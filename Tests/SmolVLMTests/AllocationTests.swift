@@ -2,7 +2,8 @@
 // process interposed and counted) encodes frames and decodes tokens after a warm-up, and reports what it saw.
 // Vigil's own code must make zero allocations per frame and per token, in every precision; the fused decode step
 // (bf16 / int8 / auto) must make none at all; and the heap must not grow. oneDNN (vision and prefill matmuls, and
-// every fp32 matmul) allocates small transient buffers inside each primitive execution, which its C API offers no
+// every fp32 matmul) runs with a user-managed scratchpad (ComputeContext), yet still allocates small transient
+// buffers inside each primitive execution (its argument map), which its C API offers no
 // way to avoid; those are counted apart and must net to zero bytes.
 
 import Foundation

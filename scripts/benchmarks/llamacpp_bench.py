@@ -76,7 +76,8 @@ def quantize(source, target, ftype, threads):
 
 def quantized_model(source, quant, threads, verbose):
     """The path of `source` requantised to `quant`, made (in a child process) unless an up-to-date one exists."""
-    target = CACHE / "bench" / f"{source.stem.rsplit('.', 1)[0]}.{quant.upper()}-from-{source.stem.rsplit('.', 1)[-1]}.gguf"
+    name, source_quant = source.stem.rsplit(".", 1) if "." in source.stem else (source.stem, "source")
+    target = CACHE / "bench" / f"{name}.{quant.upper()}-from-{source_quant}.gguf"
     if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
