@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
-        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]

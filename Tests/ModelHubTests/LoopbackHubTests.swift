@@ -362,3 +362,51 @@ import Testing
         #expect(error?.message.contains(repo.id) == true)
     }
 }
+
+extension LoopbackHubTests {
+    /// `vigil` next to the test bundle.
+    static var vigilBinary: String {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("vigil").path
+    }
+
+    @Test func twoVigilProcessesShareOneDownloadThenWorkOffline() throws {
+        let repo = Self.tinyModel()
+        let hub = try FakeHub(repos: [repo], options: .init(holdTransfersUntilHeads: 2))
+        defer { hub.stop() }
+        let temp = try TemporaryFolder()
+        defer { temp.remove() }
+        func vigil(_ arguments: [String], offline: Bool = false) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.vigilBinary)
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["HF_ENDPOINT"] = hub.hub.baseURL.absoluteString
+            environment["HF_HUB_CACHE"] = temp.url.path
+            environment["HF_HUB_OFFLINE"] = offline ? "1" : nil
+            environment.removeValue(forKey: "HF_TOKEN")
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        // Two processes pull at once; the CDN holds the weights until both have looked them up, so one waits on
+        // the other's lock while the transfer runs.
+        let first = try vigil(["models", "pull", repo.id])
+        let second = try vigil(["models", "pull", repo.id])
+        first.waitUntilExit()
+        second.waitUntilExit()
+        #expect(first.terminationStatus == 0 && second.terminationStatus == 0)
+        let weights = repo.file("model.safetensors")!
+        #expect(hub.cdn.requests.filter { $0.path == "/blobs/\(weights.etag)" }.count == 1)
+        let blob = temp.url.appendingPathComponent("models--\(repo.id.replacingOccurrences(of: "/", with: "--"))/blobs/\(weights.etag)")
+        #expect(try Data(contentsOf: blob) == weights.data)
+        // Offline afterwards: the cache alone resolves the model.
+        let before = hub.requestCount
+        let offline = try vigil(["models", "path", repo.id], offline: true)
+        offline.waitUntilExit()
+        #expect(offline.terminationStatus == 0)
+        #expect(hub.requestCount == before)
+    }
+}
