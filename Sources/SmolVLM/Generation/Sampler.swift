@@ -31,7 +31,10 @@ public struct SamplingParameters: Sendable, Equatable {
 public struct Sampler {
     public let parameters: SamplingParameters
     private var state: UInt64
+    // Buffers reused from token to token (no allocation per token once they have grown).
     private var scratch: [(id: Int, value: Float)] = []
+    private var probabilities: [Double] = []
+    private var penalized: [Bool] = []
 
     public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
@@ -57,10 +60,14 @@ public struct Sampler {
     public mutating func next(_ logits: UnsafeMutablePointer<Float>, count: Int, context: [Int]) -> Int {
         let p = parameters
         if p.repetitionPenalty != 1 {
+            // Each id seen in the context is penalised once (transformers gathers the unique ids).
             let penalty = Float(p.repetitionPenalty)
-            for id in Set(context) where id >= 0 && id < count {
+            if penalized.count < count { penalized = [Bool](repeating: false, count: count) }
+            for id in context where id >= 0 && id < count && !penalized[id] {
+                penalized[id] = true
                 logits[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty
             }
+            for id in context where id >= 0 && id < count { penalized[id] = false }
         }
         if p.temperature <= 0 { return Self.argmax(logits, count: count) }
         let invT = Float(1 / p.temperature)
@@ -71,28 +78,30 @@ public struct Sampler {
         if p.topK > 0 { keep = min(keep, p.topK) }
         // Softmax over the kept candidates (max-subtracted), then the top-p cut on the sorted probabilities.
         let maxValue = scratch[0].value
-        var probs = [Double](repeating: 0, count: keep)
+        probabilities.removeAll(keepingCapacity: true)
         var sum = 0.0
         for i in 0..<keep {
-            probs[i] = Double(exp(scratch[i].value - maxValue))
-            sum += probs[i]
+            let e = Double(exp(scratch[i].value - maxValue))
+            probabilities.append(e)
+            sum += e
         }
         if p.topP < 1 {
             var cumulative = 0.0
             var cut = keep
             for i in 0..<keep {
-                cumulative += probs[i] / sum
+                cumulative += probabilities[i] / sum
                 if cumulative >= p.topP {
                     cut = i + 1
                     break
                 }
             }
             keep = cut
-            sum = probs[0..<keep].reduce(0, +)
+            sum = 0
+            for i in 0..<keep { sum += probabilities[i] }
         }
         var r = nextRandom() * sum
         for i in 0..<keep {
-            r -= probs[i]
+            r -= probabilities[i]
             if r <= 0 { return scratch[i].id }
         }
         return scratch[keep - 1].id

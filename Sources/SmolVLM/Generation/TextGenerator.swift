@@ -112,7 +112,9 @@ public final class TextGenerator {
         let start = DispatchTime.now()
         var sampler = Sampler(sampling)
         var history = promptIDs
+        history.reserveCapacity(promptIDs.count + maxNewTokens)
         var tokens: [Int] = []
+        tokens.reserveCapacity(maxNewTokens)
         let vocab = decoder.config.vocabSize
         var logits = step(promptEmbeddings)
         let prefillSeconds = Self.seconds(since: start)
