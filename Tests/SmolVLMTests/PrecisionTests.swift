@@ -14,7 +14,7 @@ import TestSupport
     static func stepLogits(_ model: SmolVLMModel, caseName: String, checkpoint: String, steps: Int = 12) throws -> (ids: [Int], logits: [[Float]]) {
         let golden = try GoldenCase(checkpoint: checkpoint, name: caseName)
         let context = ComputeContext()
-        let pixels = golden.tensors.floatTensor("pixel_values")!
+        let pixels = try golden.pixelValues()
         let features = Tensor(zeros: [pixels.shape[0] * model.tokensPerFrame, model.config.textConfig.hiddenSize])
         FrameEncoder(model: model).encode(pixels, into: features, context: context)
         let ids = golden.ints("input_ids")

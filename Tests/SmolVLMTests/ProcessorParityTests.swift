@@ -1,7 +1,9 @@
 // The whole input side against transformers on both tiny checkpoints: each folder's processor files load (Hub
 // layout for A, transformers 5.24's nested layout for B), the decoded input becomes exactly the golden uint8 tiles
 // (PIL LANCZOS, bit for bit) and pixel values (within 1e-6), and the prompt built in code tokenizes to exactly the
-// golden input ids. Video frames follow the goldens' PIL resampling (see Tests/Fixtures/README.md).
+// golden input ids. Video frames follow the goldens' PIL resampling (see Tests/Fixtures/README.md). Cases that do
+// not store pixel_values are compared with the golden tiles through the processor's formula
+// (`GoldenCase.pixelValues`), which must equal the stored pixel_values exactly where they are stored.
 
 import Foundation
 import Kernels
@@ -31,7 +33,13 @@ import VigilCore
         let tokenizer = try Tokenizer(contentsOf: folder.appendingPathComponent("tokenizer.json"))
         let text = golden.info["text"] as! String
         let expectedTiles = try #require(golden.tensors.bytes("pixels_u8"))
-        let expectedValues = golden.floats("pixel_values")
+        let expectedValues = try golden.pixelValues().toArray()
+        if golden.has("pixel_values") {
+            let entry = try #require(golden.tensors.entries["pixels_u8"])
+            let restated = GoldenCase.pixelValues(
+                fromTiles: expectedTiles, frames: entry.shape[0], height: entry.shape[1], width: entry.shape[2])
+            #expect(restated == expectedValues, "the restated formula differs from transformers' pixel_values")
+        }
         let prompt: String
         var tiles: [UInt8] = []
         var values: [Float] = []
