@@ -10,7 +10,7 @@
 //   4. O += p · V for the block, RG rows × Hd/16 accumulators in registers.
 // Finally out = O / l. Softmax statistics are fp32 throughout.
 #include "ckernels.h"
-#include "vecmath_avx512.h"
+#include "attention_common.h"
 
 #include <math.h>
 #include <string.h>
@@ -83,8 +83,7 @@ VK_AVX512 __attribute__((always_inline)) static inline void fa_task(const struct
         long i = row / group, h = j * group + row % group;
         const float *qr = a->q + i * a->q_stride + h * hd;
         for (long c = 0; c < hd; c += 16) _mm512_storeu_ps(qs + r * hd + c, _mm512_mul_ps(_mm512_loadu_ps(qr + c), vscale));
-        long lim = a->tk;
-        if (a->causal_offset >= 0 && i + a->causal_offset + 1 < lim) lim = i + a->causal_offset + 1;
+        long lim = fa_visible_keys(i, a->tk, a->causal_offset);
         limit[r] = lim;
         if (lim > max_limit) max_limit = lim;
         m[r] = -INFINITY;
@@ -174,14 +173,7 @@ VK_AVX512 __attribute__((always_inline)) static inline void fa_task(const struct
                 for (int c = 0; c < hv; c++) _mm512_storeu_ps(o + (g0 + rr) * hd + c * 16, acc[rr][c]);
         }
     }
-    // Normalise and write out.
-    for (long r = 0; r < nrows; r++) {
-        long row = r0 + r;
-        long i = row / group, h = j * group + row % group;
-        float *dst = a->out + i * a->out_stride + h * hd;
-        __m512 inv = _mm512_set1_ps(l[r] > 0 ? 1.0f / l[r] : 0.0f);
-        for (long c = 0; c < hd; c += 16) _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * hd + c), inv));
-    }
+    fa_write_rows(o, l, r0, nrows, group, j, hd, a->out, a->out_stride);
 }
 
 VK_AVX512 static void fa_tasks(void *p, long begin, long end) {

@@ -9,7 +9,7 @@
 // Kp and Vp are built once per KV head before the tiles run; each query row's (q_d, q_d+1) and each probability
 // pair (p_t, p_t+1) is broadcast as one 32-bit element. Softmax statistics stay fp32.
 #include "ckernels.h"
-#include "vecmath_avx512.h"
+#include "attention_common.h"
 
 #include <math.h>
 #include <string.h>
@@ -105,8 +105,7 @@ VK_AVX512BF16 __attribute__((always_inline)) static inline void fb_task(const st
         long i = row / group, h = j * group + row % group;
         const float *qr = a->q + i * a->q_stride + h * hd;
         for (long d = 0; d < hd; d++) qs[r * hd + d] = fb_bf16(qr[d] * a->scale);
-        long lim = a->tk;
-        if (a->causal_offset >= 0 && i + a->causal_offset + 1 < lim) lim = i + a->causal_offset + 1;
+        long lim = fa_visible_keys(i, a->tk, a->causal_offset);
         limit[r] = lim;
         if (lim > max_limit) max_limit = lim;
         m[r] = -INFINITY;
@@ -193,13 +192,7 @@ VK_AVX512BF16 __attribute__((always_inline)) static inline void fb_task(const st
                 for (int c = 0; c < hv; c++) _mm512_storeu_ps(o + (g0 + rr) * hd + c * 16, acc[rr][c]);
         }
     }
-    for (long r = 0; r < nrows; r++) {
-        long row = r0 + r;
-        long i = row / group, h = j * group + row % group;
-        float *dst = a->out + i * a->out_stride + h * hd;
-        __m512 inv = _mm512_set1_ps(l[r] > 0 ? 1.0f / l[r] : 0.0f);
-        for (long c = 0; c < hd; c += 16) _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * hd + c), inv));
-    }
+    fa_write_rows(o, l, r0, nrows, group, j, hd, a->out, a->out_stride);
 }
 
 VK_AVX512BF16 static void fb_tasks(void *p, long begin, long end) {

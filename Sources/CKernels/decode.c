@@ -222,30 +222,6 @@ static void rope_head(float *v, long hd, const float *c, const float *s) {
     }
 }
 
-/// out[Hd] = softmax(q·Kᵀ·scale) · V over keys 0 … n−1 of one KV head (rows `hd` floats apart).
-VK_CLONES_DECODE static void attend_one_generic(const float *q, const float *k, const float *v, long n, long hd,
-                                                float scale, float *scores, float *out) {
-    float max = -INFINITY;
-    for (long t = 0; t < n; t++) {
-#pragma clang fp reassociate(on)
-        float s = 0;
-        for (long i = 0; i < hd; i++) s += q[i] * k[t * hd + i];
-        s *= scale;
-        scores[t] = s;
-        max = s > max ? s : max;
-    }
-    float sum = 0;
-    for (long t = 0; t < n; t++) {
-        scores[t] = expf(scores[t] - max);
-        sum += scores[t];
-    }
-    memset(out, 0, sizeof(float) * hd);
-    for (long t = 0; t < n; t++) {
-        float p = scores[t] / sum;
-        for (long i = 0; i < hd; i++) out[i] += p * v[t * hd + i];
-    }
-}
-
 VK_AVX512 static inline __m512 load_kv16(const void *base, long i, int bf16) {
     if (bf16)
         return _mm512_castsi512_ps(
@@ -421,7 +397,7 @@ static void vk_step_thread(void *p) {
                 long j = h / group;
                 const float *kc = (const float *)L->k_cache + j * d->capacity * hd;
                 const float *vc = (const float *)L->v_cache + j * d->capacity * hd;
-                attend_one_generic(qkv + h * hd, kc, vc, a->past + 1, hd, scale, scores, attn + h * hd);
+                vk_attend_row(qkv + h * hd, kc, vc, a->past + 1, hd, hd, scale, scores, attn + h * hd);
             }
         }
         vk_barrier_wait(&a->barrier, nt);

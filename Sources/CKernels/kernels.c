@@ -255,7 +255,28 @@ struct vk_attention_args {
     float scale;
 };
 
-VK_CLONES static void vk_attention_rows(void *p, long begin, long end) {
+VK_CLONES void vk_attend_row(const float *q, const float *k, const float *v, long n, long row_stride, long hd,
+                             float scale, float *scores, float *out) {
+    // Pass 1: scores and their maximum (subtracted before exp for numerical stability).
+    float max = -INFINITY;
+    for (long t = 0; t < n; t++) {
+        float s = vk_dot(q, k + t * row_stride, hd) * scale;
+        scores[t] = s;
+        max = s > max ? s : max;
+    }
+    // Pass 2: exponentials and their sum.
+    float sum = 0;
+    for (long t = 0; t < n; t++) {
+        scores[t] = expf(scores[t] - max);
+        sum += scores[t];
+    }
+    // Pass 3: probability-weighted sum of values.
+    memset(out, 0, sizeof(float) * hd);
+    float inv = 1.0f / sum;
+    for (long t = 0; t < n; t++) vk_axpy(scores[t] * inv, v + t * row_stride, out, hd);
+}
+
+static void vk_attention_rows(void *p, long begin, long end) {
     const struct vk_attention_args *a = p;
     long group = a->heads / a->kv_heads;
     long hd = a->head_dim;
@@ -264,29 +285,11 @@ VK_CLONES static void vk_attention_rows(void *p, long begin, long end) {
         long h = idx / a->tq;
         long i = idx % a->tq;
         long kvh = h / group;
-        const float *q = a->q + i * a->q_stride + h * hd;
-        const float *k = a->k + kvh * a->kv_head_stride;
-        const float *v = a->v + kvh * a->kv_head_stride;
         long limit = a->tk;
         if (a->causal_offset >= 0 && i + a->causal_offset + 1 < limit) limit = i + a->causal_offset + 1;
-        // Pass 1: scores and their maximum (subtracted before exp for numerical stability).
-        float max = -INFINITY;
-        for (long t = 0; t < limit; t++) {
-            float s = vk_dot(q, k + t * a->kv_row_stride, hd) * a->scale;
-            scores[t] = s;
-            max = s > max ? s : max;
-        }
-        // Pass 2: exponentials and their sum.
-        float sum = 0;
-        for (long t = 0; t < limit; t++) {
-            scores[t] = expf(scores[t] - max);
-            sum += scores[t];
-        }
-        // Pass 3: probability-weighted sum of values.
-        float *o = a->out + i * a->out_stride + h * hd;
-        memset(o, 0, sizeof(float) * hd);
-        float inv = 1.0f / sum;
-        for (long t = 0; t < limit; t++) vk_axpy(scores[t] * inv, v + t * a->kv_row_stride, o, hd);
+        vk_attend_row(a->q + i * a->q_stride + h * hd, a->k + kvh * a->kv_head_stride,
+                      a->v + kvh * a->kv_head_stride, limit, a->kv_row_stride, hd, a->scale, scores,
+                      a->out + i * a->out_stride + h * hd);
     }
 }
 

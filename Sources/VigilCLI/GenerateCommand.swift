@@ -131,15 +131,9 @@ struct GenerateCommand: VigilCommand {
             }
             ids = tokenizer.encode(text)
             try Self.checkVocabulary(ids, decoder)
-            var features: Tensor?
-            if let pixels {
-                let visionStart = Date()
-                let out = Tensor(zeros: [pixels.shape[0] * vlm.tokensPerFrame, decoder.config.hiddenSize])
-                FrameEncoder(model: vlm).encode(pixels, into: out, context: context)
-                visionSeconds = Date().timeIntervalSince(visionStart)
-                features = out
-            }
-            embeddings = try vlm.inputEmbeddings(ids: ids, imageFeatures: features)
+            let visionStart = Date()
+            embeddings = try vlm.promptEmbeddings(ids: ids, frames: pixels, context: context)
+            visionSeconds = pixels == nil ? 0 : Date().timeIntervalSince(visionStart)
         }
         let limit = decoder.config.maxPositionEmbeddings
         guard ids.count < limit else {

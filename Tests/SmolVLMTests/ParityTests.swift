@@ -186,12 +186,9 @@ struct GoldenCase {
         let model = try Self.load(checkpoint)
         let golden = try GoldenCase(checkpoint: checkpoint, name: caseName)
         let context = ComputeContext()
-        let pixels = try golden.pixelValues()
-        let features = Tensor(zeros: [pixels.shape[0] * model.tokensPerFrame, model.config.textConfig.hiddenSize])
-        FrameEncoder(model: model).encode(pixels, into: features, context: context)
         let ids = golden.ints("input_ids")
         let expected = golden.ints("greedy.ids")
-        let prompt = try model.inputEmbeddings(ids: ids, imageFeatures: features)
+        let prompt = try model.promptEmbeddings(ids: ids, frames: try golden.pixelValues(), context: context)
         let capacity = ids.count + expected.count + 1
         let generator = TextGenerator(decoder: model.decoder, capacity: capacity, context: context)
         var stepLogits: [[Float]] = []

@@ -14,14 +14,12 @@ import TestSupport
     static func stepLogits(_ model: SmolVLMModel, caseName: String, checkpoint: String, steps: Int = 12) throws -> (ids: [Int], logits: [[Float]]) {
         let golden = try GoldenCase(checkpoint: checkpoint, name: caseName)
         let context = ComputeContext()
-        let pixels = try golden.pixelValues()
-        let features = Tensor(zeros: [pixels.shape[0] * model.tokensPerFrame, model.config.textConfig.hiddenSize])
-        FrameEncoder(model: model).encode(pixels, into: features, context: context)
         let ids = golden.ints("input_ids")
         let generator = TextGenerator(decoder: model.decoder, capacity: ids.count + steps + 1, context: context)
         var logits: [[Float]] = []
         let result = generator.generate(
-            promptEmbeddings: try model.inputEmbeddings(ids: ids, imageFeatures: features), promptIDs: ids,
+            promptEmbeddings: try model.promptEmbeddings(ids: ids, frames: try golden.pixelValues(), context: context),
+            promptIDs: ids,
             maxNewTokens: steps, stopTokenIDs: [], sampling: SamplingParameters(),
             onLogits: { logits.append($0.toArray()) }, onToken: { _ in true })
         return (result.tokens, logits)

@@ -60,6 +60,10 @@ void vk_rope(float *x, long tokens, long heads, long head_dim, long row_stride, 
 void vk_attention(const float *q, long q_stride, const float *k, const float *v, long kv_head_stride,
                   long kv_row_stride, float *out, long out_stride, long tq, long tk, long heads, long kv_heads,
                   long head_dim, float scale, long causal_offset, float *scratch);
+/// One query row against `n` keys and values (rows `row_stride` floats apart): out[Hd] = softmax(q·Kᵀ·scale)·V.
+/// scratch: n floats.
+void vk_attend_row(const float *q, const float *k, const float *v, long n, long row_stride, long hd, float scale,
+                   float *scores, float *out);
 /// The same contract, tiled ("flash") so no Tq×Tk matrix exists; AVX-512 only (check vk_flash_supported).
 /// scratch: vk_threads() · vk_flash_scratch_floats(head_dim) floats; shared: vk_flash_shared_floats(…) floats
 /// (the transposed keys).

@@ -98,6 +98,18 @@ public final class FrameEncoder {
 }
 
 extension SmolVLMModel {
+    /// Embeddings [T, D] of a prompt whose `<image>` tokens stand for the frames `pixels` [N, C, S, S] (nil for a
+    /// text-only prompt): the frames are encoded, then merged into the token embeddings.
+    public func promptEmbeddings(ids: [Int], frames pixels: Tensor?, context: ComputeContext) throws -> Tensor {
+        var features: Tensor?
+        if let pixels {
+            let out = Tensor(zeros: [pixels.shape[0] * tokensPerFrame, config.textConfig.hiddenSize])
+            FrameEncoder(model: self).encode(pixels, into: out, context: context)
+            features = out
+        }
+        return try inputEmbeddings(ids: ids, imageFeatures: features)
+    }
+
     /// Token embeddings of `ids` [T, D] with the `<image>` rows replaced, in order, by `imageFeatures` rows.
     /// Throws when the number of `<image>` tokens differs from the number of feature rows.
     public func inputEmbeddings(ids: [Int], imageFeatures: Tensor?) throws -> Tensor {
