@@ -188,7 +188,7 @@ void vk_gemv(const vk_matrix *w, const float *x, float *y, int accumulate) {
     gemv_rows(w, x, y, 0, w->rows, accumulate, vk_decode_avx512());
 }
 
-void vk_quantize_rows_q8(const float *w, long rows, long cols, int8_t *q, float *scales) {
+VK_CLONES_DECODE void vk_quantize_rows_q8(const float *w, long rows, long cols, int8_t *q, float *scales) {
     for (long r = 0; r < rows; r++) {
         const float *row = w + r * cols;
         float m = 0;
@@ -196,7 +196,7 @@ void vk_quantize_rows_q8(const float *w, long rows, long cols, int8_t *q, float 
         float s = m > 0 ? m / 127.0f : 1.0f;
         float inv = 1.0f / s;
         for (long i = 0; i < cols; i++) {
-            float v = nearbyintf(row[i] * inv);
+            float v = rintf(row[i] * inv);  // nearest, ties to even (the default rounding mode)
             q[r * cols + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
         scales[r] = s;
