@@ -128,31 +128,9 @@ VK_AVX512 __attribute__((always_inline)) static inline void fa_task(const struct
                     memset(pbuf + rr * BK, 0, sizeof(float) * BK);
                     continue;
                 }
-                __mmask16 mk[4];
-                for (int c = 0; c < 4; c++) {
-                    long n = visible - c * 16;
-                    mk[c] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-                }
-                __m512 ninf = _mm512_set1_ps(-INFINITY);
-                __m512 bm = ninf;
-                for (int c = 0; c < 4; c++) bm = _mm512_max_ps(bm, _mm512_mask_mov_ps(ninf, mk[c], s[rr][c]));
-                float block_max = _mm512_reduce_max_ps(bm);
-                float m_new = m[r] > block_max ? m[r] : block_max;
-                float alpha = m[r] == -INFINITY ? 0.0f : expf(m[r] - m_new);
-                __m512 vm = _mm512_set1_ps(m_new);
-                __m512 sum = _mm512_setzero_ps();
-                for (int c = 0; c < 4; c++) {
-                    __m512 p = _mm512_maskz_mov_ps(mk[c], vk_exp512(_mm512_sub_ps(s[rr][c], vm)));
-                    _mm512_storeu_ps(pbuf + rr * BK + c * 16, p);
-                    sum = _mm512_add_ps(sum, p);
-                }
-                l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
-                m[r] = m_new;
-                if (alpha != 1.0f) {
-                    __m512 va = _mm512_set1_ps(alpha);
-                    for (long c = 0; c < hd; c += 16)
-                        _mm512_storeu_ps(o + r * hd + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * hd + c), va));
-                }
+                __m512 p[4];
+                fa_softmax_block(s[rr], visible, &m[r], &l[r], o + r * hd, hd, p);
+                for (int c = 0; c < 4; c++) _mm512_storeu_ps(pbuf + rr * BK + c * 16, p[c]);
             }
             // 4. O += P · V for this block (RG rows × Hd accumulators in registers; rows past nr have p = 0).
             for (long rr = nr; rr < RG; rr++) memset(pbuf + rr * BK, 0, sizeof(float) * BK);

@@ -148,31 +148,10 @@ VK_AVX512BF16 __attribute__((always_inline)) static inline void fb_task(const st
                     memset(prow, 0, sizeof(uint16_t) * BK);
                     continue;
                 }
-                __mmask16 mk[4];
-                for (int c = 0; c < 4; c++) {
-                    long n = visible - c * 16;
-                    mk[c] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-                }
-                __m512 ninf = _mm512_set1_ps(-INFINITY);
-                __m512 bm = ninf;
-                for (int c = 0; c < 4; c++) bm = _mm512_max_ps(bm, _mm512_mask_mov_ps(ninf, mk[c], s[rr][c]));
-                float block_max = _mm512_reduce_max_ps(bm);
-                float m_new = m[r] > block_max ? m[r] : block_max;
-                float alpha = m[r] == -INFINITY ? 0.0f : expf(m[r] - m_new);
-                __m512 vm = _mm512_set1_ps(m_new);
-                __m512 sum = _mm512_setzero_ps();
-                for (int c = 0; c < 4; c++) {
-                    __m512 pv = _mm512_maskz_mov_ps(mk[c], vk_exp512(_mm512_sub_ps(s[rr][c], vm)));
-                    sum = _mm512_add_ps(sum, pv);
-                    _mm256_storeu_si256((__m256i *)(prow + c * 16), (__m256i)_mm512_cvtneps_pbh(pv));
-                }
-                l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
-                m[r] = m_new;
-                if (alpha != 1.0f) {
-                    __m512 va = _mm512_set1_ps(alpha);
-                    for (long c = 0; c < hd; c += 16)
-                        _mm512_storeu_ps(o + r * hd + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * hd + c), va));
-                }
+                __m512 pv[4];
+                fa_softmax_block(s[rr], visible, &m[r], &l[r], o + r * hd, hd, pv);
+                for (int c = 0; c < 4; c++)
+                    _mm256_storeu_si256((__m256i *)(prow + c * 16), (__m256i)_mm512_cvtneps_pbh(pv[c]));
             }
             // O += P·V: per pair of keys, Hd/16 loads of Vp and one broadcast per row.
             __m512 acc[RG][8];
