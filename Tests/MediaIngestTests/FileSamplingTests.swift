@@ -129,7 +129,7 @@ extension FileSamplingTests {
             seen += 1
             if seen == 3 { break }
         }
-        #expect(await log.wait(upTo: 10) { $0.states.last == .ended })
+        #expect(await log.wait(upTo: livenessBound) { $0.states.last == .ended })
         #expect(stream.counters.decoded < 300)
     }
 

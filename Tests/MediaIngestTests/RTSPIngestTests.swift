@@ -47,8 +47,8 @@ final class FrameCollector: Sendable {
     /// Stops the stream and waits for the consumer to finish and the decode thread to report its last state.
     func finish() async {
         stream.stop()
-        _ = await wait(upTo: 10) { $0.isDone }
-        _ = await log.wait(upTo: 10) { [.ended, .failed].contains($0.states.last) }
+        _ = await wait(upTo: livenessBound) { $0.isDone }
+        _ = await log.wait(upTo: livenessBound) { [.ended, .failed].contains($0.states.last) }
     }
 }
 
@@ -69,7 +69,7 @@ extension RTSPIngestTests {
             let server = try RTSPTestServer(.live)
             defer { server.stop() }
             let collector = FrameCollector(server.url, options: Self.options(transport: transport))
-            #expect(await collector.wait(upTo: 20) { $0.frames.count >= 8 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= 8 })
             await collector.finish()
             let frames = collector.frames
             #expect(frames.first?.time == .zero)
@@ -85,12 +85,12 @@ extension RTSPIngestTests {
             let server = try RTSPTestServer(.live)
             defer { server.stop() }
             let collector = FrameCollector(server.url, options: Self.options())
-            #expect(await collector.wait(upTo: 20) { $0.frames.count >= 5 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= 5 })
             server.kill()
-            #expect(await collector.log.wait(upTo: 15) { $0.states.contains(.reconnecting) })
+            #expect(await collector.log.wait(upTo: livenessBound) { $0.states.contains(.reconnecting) })
             let before = collector.frames.count
             try server.start()
-            #expect(await collector.wait(upTo: 30) { $0.frames.count >= before + 5 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= before + 5 })
             await collector.finish()
 
             let frames = collector.frames
@@ -111,14 +111,14 @@ extension RTSPIngestTests {
             defer { server.stop() }
             let timeout = 1.5
             let collector = FrameCollector(server.url, options: Self.options(timeout: timeout))
-            #expect(await collector.wait(upTo: 20) { $0.frames.count >= 3 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= 3 })
             server.freeze()
-            #expect(await collector.log.wait(upTo: 20) { $0.errorCodes.contains("stalled") })
+            #expect(await collector.log.wait(upTo: livenessBound) { $0.errorCodes.contains("stalled") })
             let silence = try #require(collector.stream.counters.lastStallSeconds)
             #expect(silence < 2 * timeout, "stall reported after \(silence) s of silence")
             let before = collector.frames.count
             server.thaw()
-            #expect(await collector.wait(upTo: 30) { $0.frames.count >= before + 3 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= before + 3 })
             await collector.finish()
             #expect(Self.strictlyIncreasing(collector.frames))
             let states = collector.log.states
@@ -133,9 +133,9 @@ extension RTSPIngestTests {
             var options = Self.options()
             options.reconnectAttempts = 2
             let collector = FrameCollector(server.url, options: options)
-            #expect(await collector.wait(upTo: 20) { $0.frames.count >= 2 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= 2 })
             server.kill()
-            #expect(await collector.wait(upTo: 30) { $0.isDone })
+            #expect(await collector.wait(upTo: livenessBound) { $0.isDone })
             guard case .reconnectFailed(_, let attempts, _)? = collector.error else {
                 Issue.record("expected reconnectFailed, got \(String(describing: collector.error))")
                 return
@@ -149,7 +149,7 @@ extension RTSPIngestTests {
         try await TestSerialLock.run {
             let url = "rtsp://127.0.0.1:\(try freeTCPPort())/test"
             let collector = FrameCollector(url, options: Self.options())
-            #expect(await collector.wait(upTo: 10) { $0.isDone })
+            #expect(await collector.wait(upTo: livenessBound) { $0.isDone })
             guard case .unreachable(let source, _)? = collector.error else {
                 Issue.record("expected unreachable, got \(String(describing: collector.error))")
                 return
@@ -165,7 +165,7 @@ extension RTSPIngestTests {
             let listener = try SilentTCPListener()
             let url = "rtsp://127.0.0.1:\(listener.port)/test"
             let collector = FrameCollector(url, options: Self.options(timeout: 1))
-            #expect(await collector.wait(upTo: 15) { $0.isDone })
+            #expect(await collector.wait(upTo: livenessBound) { $0.isDone })
             #expect(collector.error == .timedOut(source: url, seconds: 1))
             #expect(throws: MediaError.timedOut(source: url, seconds: 1)) {
                 try probe(url, options: IngestOptions(timeout: 1))
@@ -186,7 +186,7 @@ extension RTSPIngestTests {
             }
             let right = "rtsp://viewer:s3cret@127.0.0.1:\(server.port)/test"
             let collector = FrameCollector(right, options: Self.options())
-            #expect(await collector.wait(upTo: 20) { $0.frames.count >= 2 })
+            #expect(await collector.wait(upTo: livenessBound) { $0.frames.count >= 2 })
             await collector.finish()
         }
     }

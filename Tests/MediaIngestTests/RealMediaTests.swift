@@ -66,7 +66,7 @@ struct RealClip: Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite struct RealMediaTests {}
+@Suite(.holdingSerialLock) struct RealMediaTests {}
 
 extension RealMediaTests {
     @Test(arguments: RealClip.all)

@@ -60,3 +60,8 @@ extension Trait where Self == SerialLockTrait {
     /// Runs under the global serial lock (tests that open ports, run servers or depend on timing).
     public static var holdingSerialLock: SerialLockTrait { SerialLockTrait() }
 }
+
+/// How long a test waits for something that should happen at once (a refused connection to be reported, frames to
+/// arrive from a loopback server). Not a timing assertion: a generous bound, so that a machine whose cores are busy
+/// with the other suites cannot fail a test that only checks that the event happens.
+public let livenessBound: Double = 90

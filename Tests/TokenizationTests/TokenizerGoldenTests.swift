@@ -2,10 +2,11 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Tokenization
 
-@Suite struct TokenizerGoldenTests {
+@Suite(.holdingSerialLock) struct TokenizerGoldenTests {
     @Test func goldensCoverEnoughStrings() throws {
         let goldens = try Fixtures.goldens.get()
         #expect(goldens.encode.count >= 10_000)

@@ -6,10 +6,11 @@
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 
 @testable import SmolVLM
 
-@Suite(.enabled(if: RealGGUF.shouldRun, RealGGUF.skipNote))
+@Suite(.enabled(if: RealGGUF.shouldRun, RealGGUF.skipNote), .holdingSerialLock)
 struct GGUFRealFileTests {
     @Test func headerAndMetadata() throws {
         let file = try GGUFFile(contentsOf: try RealGGUF.require())

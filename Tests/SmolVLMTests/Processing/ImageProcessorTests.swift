@@ -4,11 +4,12 @@
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 import VigilCore
 
 @testable import SmolVLM
 
-@Suite struct ImageProcessorTests {}
+@Suite(.holdingSerialLock) struct ImageProcessorTests {}
 
 extension ImageProcessorTests {
     @Test func stillImagesMatchTheReferenceProcessor() throws {

@@ -7,7 +7,7 @@ import VigilCore
 
 @testable import SmolVLM
 
-@Suite struct LanczosTests {}
+@Suite(.holdingSerialLock) struct LanczosTests {}
 
 extension LanczosTests {
     @Test func matchesPillowOnEveryGoldenCase() throws {
