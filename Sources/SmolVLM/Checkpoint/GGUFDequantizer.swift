@@ -15,6 +15,7 @@
 // dequantises the 135M-parameter model in about a second.
 
 import Foundation
+import Kernels
 
 /// Block dequantisers from ggml's storage types to f32.
 enum GGUFDequantizer {
@@ -29,8 +30,8 @@ enum GGUFDequantizer {
     ) {
         switch type {
         case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: 4 * count)
-        case .f16: widenF16(source, destination, count)
-        case .bf16: widenBF16(source, destination, count)
+        case .f16: Conversions.widen(source, dtype: .f16, count: count, into: destination)
+        case .bf16: Conversions.widen(source, dtype: .bf16, count: count, into: destination)
         case .q8_0: dequantizeQ8_0(source, destination, count / blockSize)
         case .q4_0: dequantizeQ4_0(source, destination, count / blockSize)
         case .q4_1: dequantizeQ4_1(source, destination, count / blockSize)
@@ -41,27 +42,6 @@ enum GGUFDequantizer {
     /// IEEE half → float for a raw 16-bit pattern.
     static func f16ToF32(_ bits: UInt16) -> Float {
         Float(Float16(bitPattern: bits))
-    }
-
-    /// bfloat16 → float: the upper half of an f32 bit pattern.
-    static func bf16ToF32(_ bits: UInt16) -> Float {
-        Float(bitPattern: UInt32(bits) << 16)
-    }
-
-    private static func widenF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i < count {
-            dst[i] = f16ToF32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            i &+= 1
-        }
-    }
-
-    private static func widenBF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i < count {
-            dst[i] = bf16ToF32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            i &+= 1
-        }
     }
 
     private static func dequantizeQ8_0(_ source: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, _ blocks: Int) {
