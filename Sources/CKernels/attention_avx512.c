@@ -196,9 +196,7 @@ VK_AVX512 static void fa_transpose(void *p, long begin, long end) {
 
 /// True when the flash kernel can run: AVX-512 present and Hd a multiple of 16, at most 128.
 int vk_flash_supported(long head_dim) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && head_dim % 16 == 0 &&
-           head_dim <= 128 && head_dim > 0;
+    return vk_cpu_has_avx512() && head_dim % 16 == 0 && head_dim <= 128 && head_dim > 0;
 }
 
 void vk_flash_attention(const float *q, long q_stride, const void *k, const void *v, int kv_bf16, long kv_head_stride,

@@ -49,7 +49,7 @@ long vk_flash_bf16_scratch_floats(long head_dim) { return SB * head_dim / 2 + SB
 int vk_flash_bf16_supported(long head_dim) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512dq") && head_dim % 32 == 0 &&
+    return vk_cpu_has_avx512() && __builtin_cpu_supports("avx512bf16") && head_dim % 32 == 0 &&
            head_dim <= 128;
 #else
     (void)head_dim;

@@ -51,15 +51,6 @@ static void vk_barrier_wait(vk_barrier *b, int count) {
 
 // MARK: - Helpers
 
-static int vk_decode_avx512(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-    return 0;
-#endif
-}
 
 /// Thread t's share of n items, in whole multiples of `align` (the last thread takes the remainder).
 static void vk_split(long n, int t, int nt, long align, long *begin, long *end) {
@@ -185,7 +176,7 @@ static void gemv_rows(const vk_matrix *w, const float *x, float *y, long r0, lon
 }
 
 void vk_gemv(const vk_matrix *w, const float *x, float *y, int accumulate) {
-    gemv_rows(w, x, y, 0, w->rows, accumulate, vk_decode_avx512());
+    gemv_rows(w, x, y, 0, w->rows, accumulate, vk_cpu_has_avx512());
 }
 
 VK_CLONES_DECODE void vk_quantize_rows_q8(const float *w, long rows, long cols, int8_t *q, float *scales) {
@@ -428,7 +419,7 @@ static void vk_step_thread(void *p) {
 }
 
 void vk_decode_step(const vk_decoder *d, float *x, int32_t position, long past, float *logits, float *scratch) {
-    struct vk_step_args a = {d, x, logits, scratch, position, past, {0, 0}, vk_decode_avx512()};
+    struct vk_step_args a = {d, x, logits, scratch, position, past, {0, 0}, vk_cpu_has_avx512()};
     int threads = omp_get_max_threads();
     if (threads <= 1) {
         vk_step_thread(&a);

@@ -154,10 +154,11 @@ void vk_gelu_tanh_avx512(float *x, long n);
 void vk_silu_mul_avx512(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows,
                         long cols);
 
-static int vk_has_avx512(void) {
+int vk_cpu_has_avx512(void) {
 #if defined(__x86_64__)
+    // What VK_AVX512 code is compiled for (avx512f, bw, dq, vl: the x86-64-v4 level).
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    return __builtin_cpu_supports("x86-64-v4");
 #else
     return 0;
 #endif
@@ -179,7 +180,7 @@ struct vk_gelu_args {
 static void vk_gelu_chunk(void *p, long begin, long end) {
     const struct vk_gelu_args *a = p;
     long lo = begin * 4096, hi = end * 4096 < a->n ? end * 4096 : a->n;
-    if (vk_has_avx512()) vk_gelu_tanh_avx512(a->x + lo, hi - lo);
+    if (vk_cpu_has_avx512()) vk_gelu_tanh_avx512(a->x + lo, hi - lo);
     else vk_gelu_tanh_generic(a->x + lo, hi - lo);
 }
 
@@ -202,7 +203,7 @@ VK_CLONES static void vk_silu_mul_generic(const float *gate, const float *up, lo
 
 void vk_silu_mul(const float *gate, const float *up, long in_stride, float *out, long out_stride, long rows,
                  long cols) {
-    if (vk_has_avx512()) vk_silu_mul_avx512(gate, up, in_stride, out, out_stride, rows, cols);
+    if (vk_cpu_has_avx512()) vk_silu_mul_avx512(gate, up, in_stride, out, out_stride, rows, cols);
     else vk_silu_mul_generic(gate, up, in_stride, out, out_stride, rows, cols);
 }
 

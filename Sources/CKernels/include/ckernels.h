@@ -116,6 +116,8 @@ void vk_f16_to_f32(const uint16_t *x, float *y, long n);
 
 /// The instruction set the multi-versioned kernels run with: "avx512", "avx2" or "baseline".
 const char *vk_kernel_isa(void);
+/// Whether the CPU runs the AVX-512 kernels (avx512f, bw, dq and vl: the x86-64-v4 level).
+int vk_cpu_has_avx512(void);
 /// Whether the CPU has native bf16 matrix arithmetic (AVX-512 BF16 or AMX-BF16).
 int vk_cpu_has_bf16(void);
 
