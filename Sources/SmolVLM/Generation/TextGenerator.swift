@@ -4,6 +4,7 @@
 
 import Foundation
 import Kernels
+import VigilCore
 
 /// Why generation ended.
 public enum StopReason: String, Sendable {
@@ -117,7 +118,7 @@ public final class TextGenerator {
         tokens.reserveCapacity(maxNewTokens)
         let vocab = decoder.config.vocabSize
         var logits = step(promptEmbeddings)
-        let prefillSeconds = Self.seconds(since: start)
+        let prefillSeconds = start.secondsElapsed
         var ttft = 0.0
         var firstTokenTime = DispatchTime.now()
         var reason = StopReason.maxTokens
@@ -128,7 +129,7 @@ public final class TextGenerator {
             tokens.append(id)
             history.append(id)
             if tokens.count == 1 {
-                ttft = Self.seconds(since: start)
+                ttft = start.secondsElapsed
                 firstTokenTime = DispatchTime.now()
             }
             if !onToken(id) {
@@ -147,13 +148,9 @@ public final class TextGenerator {
             decoder.embed([id], into: embedding)
             logits = step(embedding)
         }
-        let decodeSeconds = tokens.isEmpty ? 0 : Self.seconds(since: firstTokenTime)
+        let decodeSeconds = tokens.isEmpty ? 0 : firstTokenTime.secondsElapsed
         return GenerationResult(
             promptTokens: promptIDs.count, tokens: tokens, stopReason: reason, prefillSeconds: prefillSeconds,
             timeToFirstToken: ttft, decodeSeconds: decodeSeconds)
-    }
-
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 }

