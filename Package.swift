@@ -39,7 +39,10 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "ModelHub", dependencies: ["VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
-        .target(name: "VigilCLI", dependencies: ["MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
+        .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
+        .target(
+            name: "VigilCLI",
+            dependencies: ["Streaming", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore"]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
         // MARK: - Tests
@@ -54,6 +57,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "TestSupport"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
 )

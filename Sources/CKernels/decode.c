@@ -336,6 +336,9 @@ static void vk_step_thread(void *p) {
         vk_split(L->qkv.rows, t, nt, hd, &b, &e);  // head-aligned, so each thread can rotate what it computed
         gemv_rows(&L->qkv, normed, qkv, b, e, 0, a->avx512);
         for (long r = b; r < e; r += hd) {
+            if (L->k_raw && r >= hq && r < hq + hk) {  // the pre-RoPE key, the source of later re-rotations
+                memcpy(L->k_raw + ((r - hq) / hd * d->capacity + a->past) * hd, qkv + r, sizeof(float) * hd);
+            }
             if (r < hq + hk) rope_head(qkv + r, hd, cosr, sinr);
             if (r >= hq) {  // keys and values go to the cache slot `past`
                 long is_v = r >= hq + hk;

@@ -64,19 +64,47 @@ public final class ComputeContext {
         return scratch.floats
     }
 
+    /// Grows the scratch buffers now for attention over up to `keys` keys and matmul inputs of up to `elements`
+    /// values, so a long-running stream never allocates them mid-run.
+    public func reserve(attentionKeys keys: Int, kvHeads: Int, headDim: Int, matmulInputElements elements: Int = 0) {
+        let threads = max(1, computeThreads)
+        let flash = max(vk_flash_scratch_floats(headDim), vk_flash_bf16_scratch_floats(headDim))
+        _ = scratchFloats(max(threads * keys, threads * flash + vk_flash_shared_floats(kvHeads, headDim, keys)))
+        if bf16Scratch.count < elements { bf16Scratch = Tensor(zeros: [elements], dtype: .bf16) }
+    }
+
+    /// Matmul primitives created so far (one per distinct shape bucket).
+    public var primitiveCount: Int { plans.count }
+
+    /// The row count a matmul of `m` rows runs at: exact up to 16, then rounded up to a multiple of 16 (to 256), of 64
+    /// (to 1024), then of 256. Variable lengths (chunks, questions) thus reuse a bounded set of primitives; the extra
+    /// rows are computed from whatever the buffers hold there and never read (see `linear(…bucketed:)`).
+    public static func bucketedRows(_ m: Int) -> Int {
+        if m <= 16 { return m }
+        if m <= 256 { return (m + 15) / 16 * 16 }
+        if m <= 1024 { return (m + 63) / 64 * 64 }
+        return (m + 255) / 256 * 256
+    }
+
     /// y[M, N] = x[M, K] · linear.weightᵀ + bias, or `+=` when `accumulate` (a residual add fused into the GEMM).
-    public func linear(_ x: Tensor, _ layer: Linear, into y: Tensor, accumulate: Bool = false) {
+    ///
+    /// `bucketed`: run at `bucketedRows(M)` rows when x and y have room for them (workspace buffers whose rows past M
+    /// hold nothing of value), so that varying M reuses a bounded set of primitives.
+    public func linear(_ x: Tensor, _ layer: Linear, into y: Tensor, accumulate: Bool = false, bucketed: Bool = false) {
         let k = layer.inFeatures
         let n = layer.outFeatures
         precondition(x.count % k == 0, "linear: input \(x.shape) is not a multiple of \(k) features")
-        let m = x.count / k
-        precondition(y.count == m * n, "linear: output \(y.shape) is not [\(m), \(n)]")
+        let exact = x.count / k
+        precondition(y.count == exact * n, "linear: output \(y.shape) is not [\(exact), \(n)]")
+        // Run at the bucketed row count when both buffers have room for it (see `bucketedRows`).
+        let bucket = bucketed ? Self.bucketedRows(exact) : exact
+        let m = x.roomFor(rows: bucket, width: k) && y.roomFor(rows: bucket, width: n) ? bucket : exact
         var a = x.raw
         var aType = x.dtype
         if layer.weight.dtype == .bf16 && x.dtype == .f32 {
             // bf16 weights: round the activations to bf16 too (oneDNN's bf16 matmul takes bf16 × bf16 → f32).
-            if bf16Scratch.count < x.count { bf16Scratch = Tensor(zeros: [x.count], dtype: .bf16) }
-            vk_f32_to_bf16(x.floats, bf16Scratch.raw.assumingMemoryBound(to: UInt16.self), x.count)
+            if bf16Scratch.count < m * k { bf16Scratch = Tensor(zeros: [m * k], dtype: .bf16) }
+            vk_f32_to_bf16(x.floats, bf16Scratch.raw.assumingMemoryBound(to: UInt16.self), exact * k)
             a = bf16Scratch.raw
             aType = .bf16
         }

@@ -143,8 +143,12 @@ public final class FusedDecodeState {
     /// Logits [V] of the last step.
     public let logits: Tensor
 
-    /// Binds `weights` to per-layer key and value caches [Hkv, capacity, Hd] (f32, or bf16 on AVX-512 CPUs).
-    public init(weights: FusedDecodeWeights, keyCaches: [Tensor], valueCaches: [Tensor], capacity: Int) {
+    /// Binds `weights` to per-layer key and value caches [Hkv, capacity, Hd] (f32, or bf16 on AVX-512 CPUs) and,
+    /// for streaming caches, the f32 pre-RoPE key copies the step also writes.
+    public init(
+        weights: FusedDecodeWeights, keyCaches: [Tensor], valueCaches: [Tensor], preRoPEKeys: [Tensor]? = nil,
+        capacity: Int
+    ) {
         let kvBF16 = keyCaches.first?.dtype == .bf16
         precondition(!kvBF16 || vk_flash_supported(Int(weights.headDim)) != 0, "bf16 KV caches need AVX-512")
         self.weights = weights
@@ -153,7 +157,8 @@ public final class FusedDecodeState {
         for (l, layer) in weights.layers.enumerated() {
             layerDescs[l] = vk_decode_layer(
                 input_norm: layer.inputNorm.floats, post_norm: layer.postNorm.floats, qkv: layer.qkv.c, o: layer.o.c,
-                gate_up: layer.gateUp.c, down: layer.down.c, k_cache: keyCaches[l].raw, v_cache: valueCaches[l].raw)
+                gate_up: layer.gateUp.c, down: layer.down.c, k_cache: keyCaches[l].raw, v_cache: valueCaches[l].raw,
+                k_raw: preRoPEKeys?[l].floats)
         }
         decoder = vk_decoder(
             layers: n, hidden: weights.hidden, heads: weights.heads, kv_heads: weights.kvHeads,
@@ -167,8 +172,8 @@ public final class FusedDecodeState {
 
     deinit { layerDescs.deallocate() }
 
-    /// Runs one token: `x` [D] (overwritten) at `position`; its K/V go to cache slot `slot`, and attention covers
-    /// slots 0 … slot. Returns the logits [V].
+    /// Runs one token: `x` [D] (overwritten) at RoPE `position`; its K/V go to cache slot `slot`, and attention
+    /// covers slots 0 … slot. Returns the logits [V].
     public func step(_ x: Tensor, position: Int, slot: Int) -> Tensor {
         precondition(position >= 0 && position < weights.rope.maxPositions, "fused decode: position out of range")
         let needed = vk_decode_scratch_floats(&decoder)

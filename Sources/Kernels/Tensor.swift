@@ -282,6 +282,11 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return Tensor(shape: shape, values: toArray())
     }
 
+    /// Whether the storage from this tensor's start holds at least `rows` rows of `width` elements.
+    public func roomFor(rows: Int, width: Int) -> Bool {
+        storage.byteCount - byteOffset >= rows * width * dtype.size
+    }
+
     /// Copies `other`'s elements (same count and dtype) into this tensor.
     public func copy(from other: Tensor) {
         precondition(other.count == count && other.dtype == dtype, "copy between \(other.shape) and \(shape)")

@@ -80,6 +80,8 @@ public enum OutputSize: Sendable, Equatable {
     case square(Int)
     /// Scaled so the long edge is `N`, keeping the aspect ratio.
     case fitLongEdge(Int)
+    /// Scaled down (never up) so the long edge is at most `N`, keeping the aspect ratio.
+    case fitWithin(Int)
 
     /// The size for the CLI's `--size N [--keep-aspect]`: displayed when `size` is nil, else N×N or the long edge.
     public init(size: Int?, keepAspect: Bool) {
@@ -97,6 +99,9 @@ public enum OutputSize: Sendable, Equatable {
             return (width, height)
         case .square(let n):
             return (n, n)
+        case .fitWithin(let n):
+            if max(width, height) <= n { return (width, height) }
+            return OutputSize.fitLongEdge(n).resolve(width: width, height: height)
         case .fitLongEdge(let n):
             if width >= height {
                 return (n, max(1, Int((Double(height) * Double(n) / Double(width)).rounded())))

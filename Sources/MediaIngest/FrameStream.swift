@@ -316,9 +316,11 @@ final class IngestSession: Sendable {
             } catch {
                 return .failed(error)
             }
+            let shown = orientation.displayed(width: Int(frame.pointee.width), height: Int(frame.pointee.height))
             let sample = SampledFrame(
                 index: progress.nextIndex, time: MediaTime(seconds: time), wallClock: stamped ? Date() : nil,
-                image: image)
+                image: image, segment: state.withLock { $0.reconnects }, sourceWidth: shown.width,
+                sourceHeight: shown.height)
             progress.nextIndex += 1
             state.withLock { $0.sampled += 1 }
             if !channel.send(sample) { return .stopped }

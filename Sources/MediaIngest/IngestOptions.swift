@@ -73,12 +73,31 @@ public struct SampledFrame: Sendable {
     public let wallClock: Date?
     /// The picture, upright, at the requested size.
     public let image: RGBImage
+    /// Which connection of the source the frame came from: 0, then +1 after each reconnect. A change means the
+    /// picture may not continue the previous one (consumers that cache across frames start afresh).
+    public let segment: Int
+    /// The decoded picture's displayed size (upright) before any output resize; a change is a geometry change.
+    public let sourceWidth: Int
+    public let sourceHeight: Int
 
-    public init(index: Int, time: MediaTime, wallClock: Date?, image: RGBImage) {
+    public init(
+        index: Int, time: MediaTime, wallClock: Date?, image: RGBImage, segment: Int = 0, sourceWidth: Int? = nil,
+        sourceHeight: Int? = nil
+    ) {
         self.index = index
         self.time = time
         self.wallClock = wallClock
         self.image = image
+        self.segment = segment
+        self.sourceWidth = sourceWidth ?? image.width
+        self.sourceHeight = sourceHeight ?? image.height
+    }
+
+    /// Whether this frame starts afresh relative to `previous` (a reconnect or a new picture size).
+    public func isDiscontinuous(after previous: SampledFrame?) -> Bool {
+        guard let previous else { return true }
+        return segment != previous.segment || sourceWidth != previous.sourceWidth
+            || sourceHeight != previous.sourceHeight
     }
 }
 

@@ -27,7 +27,7 @@ struct BenchCommand: VigilCommand {
                 help: "Instead of random weights: a model folder, hub id or .gguf file (a GGUF has no vision figure)."),
             ModelOptions.revisionSpec, .flag("--offline", help: "Never download (also HF_HUB_OFFLINE=1)."),
             ModelOptions.cacheDirSpec,
-        ] + LoadedModel.computeSpecs(defaultPrecision: .auto) + [
+        ] + ModelArguments.computeSpecs(defaultPrecision: .auto) + [
             .option("--frames", value: "N", help: "Distinct frames timed for the vision figure (after one warm-up).", default: "5"),
             .option("--prompt-tokens", value: "N", help: "Prompt length for the prefill figure.", default: "1024"),
             .option("--decode-tokens", value: "N", help: "Tokens generated for the decode figure.", default: "128"),
@@ -45,7 +45,7 @@ struct BenchCommand: VigilCommand {
     var json: Bool
 
     init(_ a: ParsedArguments) throws {
-        preset = try LoadedModel.preset(a)
+        preset = try ModelArguments.preset(a)
         model = a.value("--model") == nil ? nil : try ModelOptions(a)
         guard (preset == nil) != (model == nil) else {
             throw ValidationError("give exactly one of '--random-weights ARCH' or '--model M'")
@@ -62,7 +62,7 @@ struct BenchCommand: VigilCommand {
         setComputeThreads(threads)
         let loadStart = Date()
         let name = preset?.rawValue ?? model!.model
-        let loaded = try await LoadedModel.load(options: model, preset: preset, precision: precision)
+        let loaded = try await ModelArguments.load(options: model, preset: preset, precision: precision)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let context = ComputeContext()
         progress("loaded \(name) in \(String(format: "%.1f", loadSeconds)) s")
@@ -73,7 +73,8 @@ struct BenchCommand: VigilCommand {
         switch loaded {
         case .text(let lm):
             decoder = lm.decoder
-        case .vision(let vlm, _, _):
+        case .vision(let loaded):
+            let vlm = loaded.model
             decoder = vlm.decoder
             let v = vlm.config.visionConfig
             let encoder = FrameEncoder(model: vlm)
@@ -103,7 +104,7 @@ struct BenchCommand: VigilCommand {
         decoder.embed(ids, into: embeddings)
         // Warm-up prefill on a short prompt so primitive creation is not timed.
         _ = generator.step(embeddings.rows(0..<8))
-        generator.cache.reset()
+        generator.cache.storage.reset()
         try Task.checkCancellation()
         let result = generator.generate(
             promptEmbeddings: embeddings, promptIDs: ids, maxNewTokens: decodeTokens, stopTokenIDs: [],

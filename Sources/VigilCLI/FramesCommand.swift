@@ -125,6 +125,8 @@ struct FramesCommand: VigilCommand {
     /// Events as short messages: reconnects and stalls as warnings, the rest as information.
     static func report(_ event: VigilEvent) {
         switch event {
+        case .segment, .answer:
+            return
         case .error(_, _, let message, let retryIn):
             // Fatal errors are thrown and printed once by the dispatcher.
             guard let retryIn else { return }

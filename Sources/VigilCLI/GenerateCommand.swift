@@ -22,7 +22,7 @@ struct GenerateCommand: VigilCommand {
             is wrapped in the model's chat template. Greedy decoding unless --temperature > 0. The default precision \
             fp32 reproduces transformers exactly; --precision auto is the fast path.
             """,
-        arguments: ModelOptions.specs + LoadedModel.randomWeightsSpecs + [
+        arguments: ModelOptions.specs + ModelArguments.randomWeightsSpecs + [
             .option("--prompt", value: "TEXT", help: "The question or instruction.", required: true),
             .option("--image", value: "FILE", help: "An image (PNG, JPEG, …) to ask about."),
             .option("--video", value: "FILE", help: "A video file to ask about."),
@@ -35,7 +35,7 @@ struct GenerateCommand: VigilCommand {
             .option("--top-p", value: "P", help: "Sample from the smallest set reaching probability P.", default: "1"),
             .option("--repetition-penalty", value: "R", help: "> 1 discourages repeats (1 = off).", default: "1"),
             .option("--seed", value: "S", help: "Seed for sampling.", default: "random"),
-        ] + LoadedModel.computeSpecs(defaultPrecision: .fp32) + [
+        ] + ModelArguments.computeSpecs(defaultPrecision: .fp32) + [
             .flag("--json", help: "End with one JSON line: prompt_tokens, tokens, text, timings."),
         ],
         examples: [
@@ -60,7 +60,7 @@ struct GenerateCommand: VigilCommand {
 
     init(_ a: ParsedArguments) throws {
         model = try ModelOptions(a)
-        preset = try LoadedModel.preset(a)
+        preset = try ModelArguments.preset(a)
         prompt = try a.required("--prompt")
         image = a.value("--image")
         video = a.value("--video")
@@ -87,7 +87,7 @@ struct GenerateCommand: VigilCommand {
     func run() async throws {
         setComputeThreads(threads)
         let start = Date()
-        let loaded = try await LoadedModel.load(options: model, preset: preset, precision: precision)
+        let loaded = try await ModelArguments.load(options: model, preset: preset, precision: precision)
         let loadSeconds = Date().timeIntervalSince(start)
         let requestStart = Date()
         var visionSeconds = 0.0
@@ -109,7 +109,8 @@ struct GenerateCommand: VigilCommand {
             try Self.checkVocabulary(ids, decoder)
             decoder.embed(ids, into: embeddings)
             stopIDs = lm.stopTokenIDs
-        case .vision(let vlm, let tok, let settings):
+        case .vision(let loaded):
+            let (vlm, tok, settings) = (loaded.model, loaded.tokenizer, loaded.processor)
             decoder = vlm.decoder
             tokenizer = tok
             stopIDs = vlm.stopTokenIDs

@@ -98,6 +98,41 @@ void vk_patchify(const float *pixels, long channels, long height, long width, lo
 /// (s·h' + dh, s·w' + dw) at channel offset (dh·s + dw)·D (Idefics3/SmolVLM connector).
 void vk_pixel_shuffle(const float *x, long grid, long dim, long scale, float *out);
 
+// MARK: - Streaming (streaming.c)
+
+/// Rows vk_rope_store rotates per pass (its scratch holds this many rows).
+#define VK_ROPE_STORE_CHUNK 256
+/// Scratch floats vk_rope_store needs.
+long vk_rope_store_scratch_floats(long head_dim);
+/// dst[r] = RoPE(raw[r], positions[r]) for `rows` contiguous rows of `head_dim` floats, stored as f32 or bf16
+/// (dst_bf16). Uses vk_rope, so the result equals a prefill's rotation of the same key bit for bit.
+void vk_rope_store(const float *raw, void *dst, int dst_bf16, long rows, long head_dim, const int32_t *positions,
+                   const float *cos_table, const float *sin_table, float *scratch);
+/// dst[i] = src[rows[i]] (rows of `width` floats; strides in floats).
+void vk_gather_rows(const float *src, long src_stride, const int32_t *rows, long n, long width, float *dst,
+                    long dst_stride);
+/// dst[rows[i]] = src[i].
+void vk_scatter_rows(const float *src, long src_stride, const int32_t *rows, long n, long width, float *dst,
+                     long dst_stride);
+/// out[r] = cos(a[r], b[r]) over `dim` values (1 when both rows are zero, 0 when one is).
+void vk_row_cosines(const float *a, long a_stride, const float *b, long b_stride, long rows, long dim, float *out);
+/// out[r] = cos(a[r], v) over `dim` values (0 for a zero row or vector).
+void vk_cosines_to(const float *a, long a_stride, long rows, const float *v, long dim, float *out);
+/// out[dim] = mean of `rows` rows (0 rows: zeros).
+void vk_mean_rows(const float *x, long stride, long rows, long dim, float *out);
+/// The same over bf16 rows.
+void vk_mean_rows_bf16(const uint16_t *x, long stride, long rows, long dim, float *out);
+/// Mean |a[i] − b[i]| over n bytes.
+float vk_mean_abs_diff_u8(const uint8_t *a, const uint8_t *b, long n);
+/// out[r] = mean |a[r] − b[r]| over `dim` values, for contiguous [rows, dim] arrays.
+void vk_row_mean_abs_diff(const float *a, const float *b, long rows, long dim, float *out);
+/// The indices of the k smallest (or, with `highest`, largest) of values[0..n), written to out[0..k) in ascending
+/// index order (raster order). Ties go to the lower index; NaN is never chosen before a number. scratch:
+/// vk_select_k_scratch_bytes(n) bytes.
+void vk_select_k(const float *values, long n, long k, int highest, void *scratch, int32_t *out);
+/// Scratch bytes of vk_select_k.
+long vk_select_k_scratch_bytes(long n);
+
 // MARK: - Selection
 
 /// The index of the largest of x[0..n) (first on ties) and, in *second, the index of the runner-up.

@@ -31,6 +31,7 @@ typedef struct {
     const float *input_norm, *post_norm;  // [D]
     vk_matrix qkv, o, gate_up, down;
     void *k_cache, *v_cache;              // [Hkv, C, Hd] f32 or bf16 (vk_decoder.kv_bf16), keys stored rotated
+    float *k_raw;                         // [Hkv, C, Hd] f32 keys before RoPE (streaming caches), or NULL
 } vk_decode_layer;
 
 /// The whole decoder.
@@ -48,7 +49,9 @@ typedef struct {
 long vk_decode_scratch_floats(const vk_decoder *d);
 
 /// Runs one token: x [D] (its embedding, overwritten by the residual stream) at `position`, attending to cache
-/// slots 0 … past (the new token's K/V are written to slot `past`). Writes logits [V].
+/// slots 0 … past (the new token's K/V are written to slot `past`; its pre-RoPE key too where the layer has
+/// `k_raw`). The position is the token's logical RoPE index, which a streaming cache may keep apart from the slot.
+/// Writes logits [V].
 void vk_decode_step(const vk_decoder *d, float *x, int32_t position, long past, float *logits, float *scratch);
 
 /// y[N] = W · x[K] (+ y when accumulate) for any vk_matrix, single call (tests and odd shapes).

@@ -32,10 +32,11 @@ public struct GenerationResult: Sendable {
     public var decodeSeconds: Double
 }
 
-/// A decoder with its per-stream state: KV cache, workspaces, compute context.
+/// A decoder with its per-stream state: a KV cache (flat, or a streaming block cache), workspaces, compute context.
 public final class TextGenerator {
     public let decoder: LlamaDecoder
-    public let cache: KVCache
+    /// Where tokens go and which positions they take.
+    public let cache: any DecoderCache
     let workspace: DecoderWorkspace
     public let context: ComputeContext
     private var logitsBuffer: Tensor
@@ -47,56 +48,88 @@ public final class TextGenerator {
     /// The fused step's logits seen as [1, V].
     private let fusedLogits: Tensor
 
-    /// State for a context of `capacity` tokens (prompt + generated).
-    public init(decoder: LlamaDecoder, capacity: Int, context: ComputeContext = ComputeContext()) {
+    /// State for a flat context of `capacity` tokens (prompt + generated).
+    public convenience init(decoder: LlamaDecoder, capacity: Int, context: ComputeContext = ComputeContext()) {
+        self.init(decoder: decoder, cache: decoder.makeCache(capacity: capacity), context: context)
+    }
+
+    /// State over an existing cache (made by `decoder.makeCache`).
+    public init(decoder: LlamaDecoder, cache: any DecoderCache, context: ComputeContext = ComputeContext()) {
         self.decoder = decoder
-        let cache = decoder.makeCache(capacity: capacity)
         self.cache = cache
+        let storage = cache.storage
         workspace = decoder.makeWorkspace()
         self.context = context
         logitsBuffer = Tensor(zeros: [1, decoder.config.vocabSize])
+        let bindings = storage.fusedBindings
         fused = decoder.fusedDecode.map {
-            FusedDecodeState(weights: $0, keyCaches: cache.keys, valueCaches: cache.values, capacity: capacity)
+            FusedDecodeState(
+                weights: $0, keyCaches: bindings.map(\.keys), valueCaches: bindings.map(\.values),
+                preRoPEKeys: storage.keepsPreRoPEKeys ? bindings.map { $0.preRoPEKeys! } : nil,
+                capacity: storage.capacity)
         }
         fusedInput = Tensor(zeros: [decoder.config.hiddenSize])
-        positionBuffer = .allocate(capacity: max(1, capacity))
+        positionBuffer = .allocate(capacity: max(1, storage.capacity))
         fusedLogits = fused.map { $0.logits.reshaped([1, decoder.config.vocabSize]) } ?? Tensor(zeros: [0])
     }
 
     deinit { positionBuffer.deallocate() }
 
+    /// Free slots in the cache.
+    public var remaining: Int { cache.storage.remaining }
+
+    /// Makes room now for calls of up to `tokens` tokens attending to a full cache, so none allocates later.
+    public func reserve(tokens: Int) {
+        workspace.reserve(tokens)
+        let c = decoder.config
+        context.reserve(
+            attentionKeys: cache.storage.capacity, kvHeads: c.numKeyValueHeads, headDim: c.headDim,
+            matmulInputElements: ComputeContext.bucketedRows(tokens) * max(c.intermediateSize, c.hiddenSize))
+    }
+
     /// Positions start ..< start + t in the preallocated buffer.
     private func positions(from start: Int, count t: Int) -> UnsafeBufferPointer<Int32> {
-        precondition(t <= cache.capacity, "decoder: more tokens than the cache holds")
+        precondition(t <= cache.storage.capacity, "decoder: more tokens than the cache holds")
         for i in 0..<t { positionBuffer[i] = Int32(start + i) }
         return UnsafeBufferPointer(start: positionBuffer, count: t)
     }
 
     /// Runs `embeddings` [T, D] at the next positions and returns the logits of the last one (a view, valid until
-    /// the next call). A single token goes through the fused decode step when the precision has one.
+    /// the next call). A single token goes through the fused decode step when the precision has one. The cache must
+    /// have room for T tokens (`remaining`).
     public func step(_ embeddings: Tensor, trace: TraceSink? = nil) -> Tensor {
         let t = embeddings.count / decoder.config.hiddenSize
-        let start = cache.count
+        let storage = cache.storage
+        let position = cache.nextPosition
         if t == 1, trace == nil, let fused {
-            precondition(cache.remaining > 0, "decoder: KV cache full")
+            precondition(storage.remaining > 0, "decoder: KV cache full (the caller checks room first)")
             fusedInput.copy(from: embeddings)
-            _ = fused.step(fusedInput, position: start, slot: start)
-            cache.commit(position: Int32(start))
+            _ = fused.step(fusedInput, position: position, slot: storage.count)
+            storage.commit(position: Int32(position))
             return fusedLogits
         }
         let hidden = decoder.forward(
-            embeddings, positions: positions(from: start, count: t), cache: cache, workspace: workspace,
+            embeddings, positions: positions(from: position, count: t), cache: cache, workspace: workspace,
             context: context, trace: trace)
         decoder.logits(hidden.rows(t - 1..<t), into: logitsBuffer, context: context)
         return logitsBuffer
     }
 
+    /// Appends `embeddings` [T, D] to the cache without computing logits (a prompt chunk nobody samples after).
+    /// `queryMeans` receives per-layer mean pre-RoPE queries (see `LlamaDecoder.forward`).
+    public func prefill(_ embeddings: Tensor, queryMeans: UnsafeMutablePointer<Float>? = nil) {
+        let t = embeddings.count / decoder.config.hiddenSize
+        guard t > 0 else { return }
+        _ = decoder.forward(
+            embeddings, positions: positions(from: cache.nextPosition, count: t), cache: cache,
+            workspace: workspace, context: context, queryMeans: queryMeans)
+    }
+
     /// Logits [T, V] of every prompt position (for parity tests; generation only needs the last).
     public func allLogits(_ embeddings: Tensor, trace: TraceSink? = nil) -> Tensor {
         let t = embeddings.count / decoder.config.hiddenSize
-        let start = cache.count
         let hidden = decoder.forward(
-            embeddings, positions: positions(from: start, count: t), cache: cache, workspace: workspace,
+            embeddings, positions: positions(from: cache.nextPosition, count: t), cache: cache, workspace: workspace,
             context: context, trace: trace)
         let out = Tensor(zeros: [t, decoder.config.vocabSize])
         decoder.logits(hidden, into: out, context: context)
@@ -117,6 +150,12 @@ public final class TextGenerator {
         var tokens: [Int] = []
         tokens.reserveCapacity(maxNewTokens)
         let vocab = decoder.config.vocabSize
+        let promptCount = promptEmbeddings.count / decoder.config.hiddenSize
+        guard promptCount <= remaining else {
+            return GenerationResult(
+                promptTokens: promptIDs.count, tokens: [], stopReason: .contextFull, prefillSeconds: 0,
+                timeToFirstToken: 0, decodeSeconds: 0)
+        }
         var logits = step(promptEmbeddings)
         let prefillSeconds = start.secondsElapsed
         var ttft = 0.0
@@ -141,7 +180,7 @@ public final class TextGenerator {
                 break
             }
             if tokens.count == maxNewTokens { break }
-            if cache.remaining == 0 {
+            if remaining == 0 {
                 reason = .contextFull
                 break
             }

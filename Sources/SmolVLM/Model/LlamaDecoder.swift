@@ -34,9 +34,10 @@ public struct LlamaLayer: Sendable {
     public var upProj: Linear { gateUpProj.rows(intermediate..<2 * intermediate) }
 }
 
-/// Per-stream buffers of the decoder, sized for up to `maxTokens` new tokens per call (grown on demand).
+/// Per-stream buffers of the decoder, sized for up to `maxTokens` new tokens per call (grown on demand, or reserved
+/// up front by a stream that must not allocate mid-run).
 public final class DecoderWorkspace {
-    private(set) var maxTokens = 0
+    public private(set) var maxTokens = 0
     private let config: TextConfig
     var normed = Tensor(zeros: [0]), qkv = Tensor(zeros: [0])
     var attention = Tensor(zeros: [0]), gateUp = Tensor(zeros: [0]), act = Tensor(zeros: [0])
@@ -46,10 +47,12 @@ public final class DecoderWorkspace {
         self.config = config
     }
 
-    /// Makes room for `tokens` rows.
-    func reserve(_ tokens: Int) {
-        guard tokens > maxTokens else { return }
+    /// Makes room for calls of up to `tokens` tokens (rounded up to the matmul row bucket).
+    public func reserve(_ tokens: Int) {
+        let rows = ComputeContext.bucketedRows(tokens)
+        guard rows > maxTokens else { return }
         let c = config
+        let tokens = rows
         maxTokens = tokens
         normed = Tensor(zeros: [tokens, c.hiddenSize])
         hidden = Tensor(zeros: [tokens, c.hiddenSize])
@@ -120,11 +123,11 @@ public struct LlamaDecoder: Sendable {
         precision.kvCache == .bf16 && config.headDim % 16 == 0 && config.headDim <= 128 ? .bf16 : .f32
     }
 
-    /// A cache for `capacity` tokens of this decoder.
-    public func makeCache(capacity: Int) -> KVCache {
+    /// A cache for `capacity` tokens of this decoder; `keepsPreRoPEKeys` for caches whose tokens get re-positioned.
+    public func makeCache(capacity: Int, keepsPreRoPEKeys: Bool = false) -> KVCache {
         KVCache(
             layerCount: config.numHiddenLayers, kvHeads: config.numKeyValueHeads, headDim: config.headDim,
-            capacity: capacity, dtype: kvCacheType)
+            capacity: capacity, dtype: kvCacheType, keepsPreRoPEKeys: keepsPreRoPEKeys)
     }
 
     /// Buffers for this decoder.
@@ -143,8 +146,8 @@ public struct LlamaDecoder: Sendable {
     /// Runs the new tokens' embeddings x [T, D] through every layer, appending their K/V to `cache` at
     /// `positions`, and returns the final-normed hidden states [T, D] (a view into the workspace).
     public func forward(
-        _ x: Tensor, positions: [Int32], cache: KVCache, workspace ws: DecoderWorkspace, context: ComputeContext,
-        trace: TraceSink? = nil
+        _ x: Tensor, positions: [Int32], cache: any DecoderCache, workspace ws: DecoderWorkspace,
+        context: ComputeContext, trace: TraceSink? = nil
     ) -> Tensor {
         positions.withUnsafeBufferPointer {
             forward(x, positions: $0, cache: cache, workspace: ws, context: context, trace: trace)
@@ -152,14 +155,19 @@ public struct LlamaDecoder: Sendable {
     }
 
     /// `forward` with positions in caller-owned memory (no allocation per call).
+    ///
+    /// `queryMeans`, when given, receives for every layer the mean over the new tokens of their pre-RoPE queries,
+    /// heads side by side (L × H·Hd floats): what a retrieval step compares with stored blocks' mean keys.
     public func forward(
-        _ x: Tensor, positions: UnsafeBufferPointer<Int32>, cache: KVCache, workspace ws: DecoderWorkspace,
-        context: ComputeContext, trace: TraceSink? = nil
+        _ x: Tensor, positions: UnsafeBufferPointer<Int32>, cache cacheRef: any DecoderCache,
+        workspace ws: DecoderWorkspace, context: ComputeContext, trace: TraceSink? = nil,
+        queryMeans: UnsafeMutablePointer<Float>? = nil
     ) -> Tensor {
+        let cache = cacheRef.storage
         let t = positions.count
         let c = config
         precondition(x.count == t * c.hiddenSize, "decoder: input \(x.shape) is not [\(t), \(c.hiddenSize)]")
-        precondition(cache.count + t <= cache.capacity, "decoder: KV cache full")
+        precondition(cache.count + t <= cache.capacity, "decoder: KV cache full (the caller checks room first)")
         ws.reserve(t)
         let hidden = ws.hidden.rows(0..<t)
         hidden.copy(from: x)
@@ -175,29 +183,30 @@ public struct LlamaDecoder: Sendable {
         let eps = Float(c.rmsNormEps)
         let past = cache.count
         let pos = positions
-        do {
-            for i in 0..<layers.count {
-                let layer = layers[i]
-                // Attention block.
-                // Attention block: x [T, D] -> qkv [T, (H + 2Hkv)·Hd], q | k | v side by side in each row.
-                Ops.rmsNorm(hidden, weight: layer.inputLayerNorm, eps: eps, into: normed)
-                context.linear(normed, layer.qkvProj, into: qkv)
-                rope.apply(q, tokens: t, heads: c.numAttentionHeads, rowStride: stride, positions: pos.baseAddress!)
-                rope.apply(k, tokens: t, heads: c.numKeyValueHeads, rowStride: stride, positions: pos.baseAddress!)
-                cache.write(layer: i, k: k, v: v, rowStride: stride, tokens: t)
-                context.attention(
-                    queries: q, queryCount: t, queryStride: stride, keys: cache.keyView(layer: i),
-                    values: cache.valueView(layer: i), keyCount: past + t, heads: c.numAttentionHeads,
-                    kvHeads: c.numKeyValueHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
-                    causalOffset: past, into: attention, kernel: precision.matmul == .bf16 ? .bf16 : .automatic)
-                context.linear(attention, layer.oProj, into: hidden, accumulate: true)
-                // MLP block (SwiGLU): gate | up in one GEMM, [T, 2I] -> act [T, I].
-                Ops.rmsNorm(hidden, weight: layer.postAttentionLayerNorm, eps: eps, into: normed)
-                context.linear(normed, layer.gateUpProj, into: gateUp)
-                Ops.siluMul(gateUp: gateUp, into: act)
-                context.linear(act, layer.downProj, into: hidden, accumulate: true)
-                trace?("text.layer.\(i)", hidden)
+        for i in 0..<layers.count {
+            let layer = layers[i]
+            // Attention block: x [T, D] -> qkv [T, (H + 2Hkv)·Hd], q | k | v side by side in each row.
+            Ops.rmsNorm(hidden, weight: layer.inputLayerNorm, eps: eps, into: normed)
+            context.linear(normed, layer.qkvProj, into: qkv, bucketed: true)
+            if let queryMeans {
+                RowOps.mean(q, stride: stride, rows: t, width: qWidth, into: queryMeans + i * qWidth)
             }
+            rope.apply(q, tokens: t, heads: c.numAttentionHeads, rowStride: stride, positions: pos.baseAddress!)
+            cache.writePreRoPEKeys(layer: i, k: k, rowStride: stride, tokens: t)
+            rope.apply(k, tokens: t, heads: c.numKeyValueHeads, rowStride: stride, positions: pos.baseAddress!)
+            cache.write(layer: i, k: k, v: v, rowStride: stride, tokens: t)
+            context.attention(
+                queries: q, queryCount: t, queryStride: stride, keys: cache.keyView(layer: i),
+                values: cache.valueView(layer: i), keyCount: past + t, heads: c.numAttentionHeads,
+                kvHeads: c.numKeyValueHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
+                causalOffset: past, into: attention, kernel: precision.matmul == .bf16 ? .bf16 : .automatic)
+            context.linear(attention, layer.oProj, into: hidden, accumulate: true, bucketed: true)
+            // MLP block (SwiGLU): gate | up in one GEMM, [T, 2I] -> act [T, I].
+            Ops.rmsNorm(hidden, weight: layer.postAttentionLayerNorm, eps: eps, into: normed)
+            context.linear(normed, layer.gateUpProj, into: gateUp, bucketed: true)
+            Ops.siluMul(gateUp: gateUp, into: act)
+            context.linear(act, layer.downProj, into: hidden, accumulate: true, bucketed: true)
+            trace?("text.layer.\(i)", hidden)
         }
         cache.commit(positions: positions)
         Ops.rmsNorm(hidden, weight: norm, eps: eps, into: normed)

@@ -196,10 +196,14 @@ public enum Lanczos {
         let base: UnsafeMutablePointer<T>
     }
 
+    /// Set (`Lanczos.$runsSerially.withValue(true) { … }`) where resizing runs beside model compute, so GCD's worker
+    /// threads never compete with the OpenMP threads of the model (the live session's frame preparation).
+    @TaskLocal public static var runsSerially = false
+
     /// Runs `body` over `count` rows, split into chunks on all cores when the work is large enough to pay for it.
     private static func forEachChunk(rows count: Int, work: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let chunks = work < 2_000_000 ? 1 : min(cores, max(1, count / 16))
+        let chunks = work < 2_000_000 || runsSerially ? 1 : min(cores, max(1, count / 16))
         if chunks <= 1 {
             body(0..<count)
             return

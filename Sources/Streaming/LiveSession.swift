@@ -1,0 +1,533 @@
+// A live session: one source watched by one model state, with questions answered while the stream keeps running.
+// This is the engine's public face (the CLI's `vigil watch` and the server are thin layers over it):
+//
+//   let session = try LiveSession(model: model, source: "rtsp://cam/stream", configuration: config)
+//   session.start()
+//   for await update in session.ask("what is on the table?") { … }     // tokens as they come, then the answer
+//   let status = session.status                                         // any time, from any thread
+//   for await event in session.events.subscribe() { … }                 // segment / answer / status / error
+//   await session.stop()
+//
+// Inside, the per-second loop of the streaming brief (§6, M1–M9):
+//   ingest thread (MediaIngest) → pump task: upright RGB → 512² tile, normalised (Lanczos on this task, serially)
+//     → timeline (bounded: at most `maxLagFrames` frames wait for the encoder; the oldest is dropped and counted
+//       for live sources, files wait instead)
+//   encoder task (high priority): vision tower with STC-Cacher → connector → STC-Pruner → encoded frame
+//   commit (in timeline order): evict at the chunk boundary, then prefill CHUNK(t) on the existing KV
+//   answer task (medium priority): a question enters the timeline at the media time it was asked — before any frame
+//     later than that — and is answered there, greedily, token by token; between tokens the encoder may run, so
+//     frames keep being encoded (their chunks are committed after the answer).
+//
+// The session is an actor whose executor is the process's ComputeScheduler thread: all of its model state (vision
+// workspace and reference frames, pruner history, KV cache, retrieval store, generator) is touched only there.
+// Weights (`VisionLanguageModel`) are immutable and shared.
+
+import Foundation
+import Kernels
+import MediaIngest
+import SmolVLM
+import Synchronization
+import Tokenization
+import VigilCore
+
+/// A live session on one source.
+public actor LiveSession {
+    /// The source as given (URL, path, "-").
+    public nonisolated let source: String
+    /// The name used in events.
+    public nonisolated let name: String
+    public nonisolated let configuration: SessionConfiguration
+    public nonisolated let model: VisionLanguageModel
+    /// Every event of the session (C2 schema).
+    public nonisolated let events: EventHub
+    nonisolated let scheduler: ComputeScheduler
+    nonisolated let statusBox = Mutex(SessionStatus())
+    nonisolated let ingest: FrameStream
+    nonisolated let isLive: Bool
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { scheduler.asUnownedSerialExecutor() }
+
+    // MARK: Model state (isolated)
+
+    let prompt: StreamPrompt
+    let context: ComputeContext
+    let vision: CachedFrameEncoder
+    let pruner: TokenPruner
+    let cache: StreamingKVCache
+    let generator: TextGenerator
+    let hiddenSize: Int
+    let tokensPerFrame: Int
+    /// Embeddings of the block being prefilled: [maxBlockTokens, D].
+    let embeddings: Tensor
+    let maxBlockTokens: Int
+    /// Encoder output of one frame [tokensPerFrame, D].
+    let frameTokens: Tensor
+    /// Kept tokens of encoded frames waiting to be committed (a fixed pool).
+    var tokenPool: [Tensor]
+    var freeTokenSlots: [Int]
+    /// Per-layer mean queries of a retrieval probe [L, H·Hd].
+    let queryMeans: Tensor
+    let stopIDs: Set<Int>
+
+    // MARK: Timeline (isolated)
+
+    /// Frames and questions in media-time order, not yet committed to the cache.
+    var timeline: [TimelineItem] = []
+    var answering = false
+    var lastCommittedKind: BlockKind = .sink
+    var lastCommentaryTime: Double = -.infinity
+    var previousFrame: (segment: Int, width: Int, height: Int)?
+    var ingestEnded = false
+    var ingestError: (any Error)?
+    var stopped = false
+    var encoderWaiter: CheckedContinuation<Void, Never>?
+    var answerWaiter: CheckedContinuation<Void, Never>?
+    var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var tasks: [Task<Void, Never>] = []
+    var counters = SessionCounters()
+    var rates = RateMeter()
+    nonisolated let startedAt = DispatchTime.now()
+
+    /// Prepares a session on `source` (nothing is read until `start()`). Throws when the configuration does not fit
+    /// the model.
+    public init(
+        model: VisionLanguageModel, source: String, configuration: SessionConfiguration,
+        scheduler: ComputeScheduler = .shared()
+    ) throws {
+        let problems = configuration.problems(tokensPerFrame: model.tokensPerFrame)
+        if !problems.isEmpty { throw SessionError.configuration(problems) }
+        self.source = source
+        self.model = model
+        self.configuration = configuration
+        self.scheduler = scheduler
+        events = EventHub()
+        let options = Self.ingestOptions(configuration, source: source, tileSide: model.model.config.visionConfig.imageSize)
+        isLive = options.live ?? MediaSource(source).isLiveByDefault
+        name = configuration.sourceName ?? MediaSource(source).displayName
+        let hub = events
+        ingest = MediaIngest.frames(from: source, options: options) { event in hub.publish(event) }
+
+        do {
+            prompt = try StreamPrompt(model: model)
+        } catch {
+            throw SessionError.model(error.description)
+        }
+        let vlm = model.model
+        let decoder = vlm.decoder
+        let c = decoder.config
+        hiddenSize = c.hiddenSize
+        tokensPerFrame = vlm.tokensPerFrame
+        context = ComputeContext()
+        vision = CachedFrameEncoder(model: vlm, settings: configuration.cacher)
+        pruner = TokenPruner(settings: configuration.pruner, tokensPerFrame: tokensPerFrame, width: hiddenSize)
+        let chunkTokens = 24 + pruner.keep  // "\nUser:\nFrame from MMMM:SS:" + wrappers + image tokens
+        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + 16)
+        let store = RetrievalStore(
+            layerCount: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxTokens: chunkTokens,
+            byteCap: configuration.retrievalMiB << 20)
+        var budget = configuration.budget
+        budget.maxPositions = min(budget.maxPositions, c.maxPositionEmbeddings)
+        cache = StreamingKVCache(decoder: decoder, budget: budget, store: store)
+        generator = TextGenerator(decoder: decoder, cache: cache, context: context)
+        generator.reserve(tokens: maxBlockTokens)
+        embeddings = Tensor(zeros: [ComputeContext.bucketedRows(maxBlockTokens), hiddenSize])
+        frameTokens = Tensor(zeros: [tokensPerFrame, hiddenSize])
+        let poolSize = 64
+        let keptRows = max(1, min(configuration.pruner.keep, vlm.tokensPerFrame))
+        let width = c.hiddenSize
+        tokenPool = (0..<poolSize).map { _ in Tensor(zeros: [keptRows, width]) }
+        freeTokenSlots = Array((0..<poolSize).reversed())
+        queryMeans = Tensor(zeros: [c.numHiddenLayers, c.numAttentionHeads * c.headDim])
+        stopIDs = Set(vlm.stopTokenIDs + [prompt.endOfUtteranceID])
+        statusBox.withLock {
+            $0.source = name
+            $0.state = .connecting
+            $0.retrievalReservedBytes = store.reservedBytes
+        }
+    }
+
+    /// Ingest settings for a session: sampling rate, pacing, frames scaled down (never up) to twice the tile side
+    /// before the exact Lanczos resize (4K and 8K frames would otherwise cost more to resize than to encode).
+    static func ingestOptions(_ c: SessionConfiguration, source: String, tileSide: Int) -> IngestOptions {
+        var o = IngestOptions(fps: c.fps, size: .fitWithin(2 * max(tileSide, 1)), realtime: c.realtime ?? false)
+        o.sourceName = c.sourceName
+        o.queueCapacity = 2
+        return o
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts reading the source and processing frames (idempotent).
+    public nonisolated func start() {
+        Task(priority: .high) { await self.startTasks() }
+    }
+
+    private func startTasks() {
+        guard tasks.isEmpty, !stopped else { return }
+        prefillSink()
+        let stream = ingest
+        let processor = ImageProcessor(config: model.processor.preprocessor)
+        // The pump: one long-lived task reads the ingest (cancelling a pending read would end the ingest).
+        tasks.append(
+            Task.detached(priority: .high) { [weak self] in
+                await Lanczos.$runsSerially.withValue(true) {
+                    do {
+                        for try await frame in stream {
+                            let prepared = PreparedFrame(frame: frame, pixels: processor.processVideoFrame(frame.image).pixels)
+                            guard let self else { return }
+                            await self.deliver(prepared)
+                        }
+                        await self?.ingestFinished(error: nil)
+                    } catch {
+                        await self?.ingestFinished(error: error)
+                    }
+                }
+            })
+        tasks.append(Task(priority: .high) { await self.encoderLoop() })
+        tasks.append(Task(priority: .medium) { await self.answerLoop() })
+        let interval = configuration.statusInterval
+        tasks.append(
+            Task.detached(priority: .low) { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                    guard let self, !Task.isCancelled else { return }
+                    self.publishStatus()
+                }
+            })
+        updateStatus()
+    }
+
+    /// Stops the source and every task; pending questions are answered with an error. Returns the last status.
+    @discardableResult
+    public func stop() async -> SessionStatus {
+        if !stopped {
+            stopped = true
+            ingest.stop()
+            for case .question(let q) in timeline { q.fail("the session stopped before the question was answered") }
+            timeline.removeAll { if case .question = $0 { return true } else { return false } }
+            encoderWaiter?.resume()
+            encoderWaiter = nil
+            answerWaiter?.resume()
+            answerWaiter = nil
+            for w in spaceWaiters { w.resume() }
+            spaceWaiters.removeAll()
+            for t in tasks { t.cancel() }
+            statusBox.withLock { $0.state = .ended }
+            updateStatus()
+            publishStatus()
+            for w in idleWaiters { w.resume() }
+            idleWaiters.removeAll()
+        }
+        return status
+    }
+
+    /// Waits until the source has ended (a file read to its end, a live source given up) and every frame and
+    /// question so far is processed; returns at once after `stop()`.
+    public func waitUntilIdle() async {
+        if isIdle { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private var isIdle: Bool { stopped || (ingestEnded && timeline.isEmpty && !answering) }
+
+    private func checkIdle() {
+        guard isIdle, !idleWaiters.isEmpty else { return }
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        for w in waiters { w.resume() }
+    }
+
+    // MARK: - Frames in
+
+    /// Adds a prepared frame to the timeline (the pump; waits for room when a file outpaces the encoder).
+    func deliver(_ frame: PreparedFrame) async {
+        guard !stopped else { return }
+        counters.framesReceived += 1
+        if !isLive && configuration.realtime != true {
+            while unencodedFrames >= configuration.maxLagFrames && !stopped {
+                await withCheckedContinuation { spaceWaiters.append($0) }
+            }
+            guard !stopped else { return }
+        }
+        let entry = FrameEntry(frame: frame)
+        // A frame goes before questions asked after its time (questions enter before later frames).
+        var index = timeline.count
+        while index > 0, case .question(let q) = timeline[index - 1], q.askedAt >= frame.time { index -= 1 }
+        timeline.insert(.frame(entry), at: index)
+        // Latency beats completeness: beyond the lag bound the oldest waiting frame goes.
+        while unencodedFrames > configuration.maxLagFrames {
+            guard let oldest = timeline.firstIndex(where: { if case .frame(let f) = $0 { return f.slot == nil } else { return false } })
+            else { break }
+            timeline.remove(at: oldest)
+            counters.framesDroppedLag += 1
+        }
+        encoderWaiter?.resume()
+        encoderWaiter = nil
+        updateStatus()
+    }
+
+    private var unencodedFrames: Int {
+        timeline.reduce(0) { n, item in if case .frame(let f) = item, f.slot == nil { return n + 1 } else { return n } }
+    }
+
+    func ingestFinished(error: (any Error)?) {
+        ingestEnded = true
+        ingestError = error
+        if let error, !stopped {
+            let text = (error as? any UserFacingError)?.description ?? "\(error)"
+            Log.debug("\(name): ingest ended: \(text)")
+        }
+        statusBox.withLock { $0.state = error == nil ? .ended : .failed }
+        encoderWaiter?.resume()
+        encoderWaiter = nil
+        answerWaiter?.resume()
+        answerWaiter = nil
+        updateStatus()
+        publishStatus()
+        checkIdle()
+    }
+
+    // MARK: - The encoder
+
+    private func encoderLoop() async {
+        while !stopped {
+            guard let entry = nextUnencoded() else {
+                if ingestEnded { checkIdle() }
+                await withCheckedContinuation { encoderWaiter = $0 }
+                continue
+            }
+            guard let slot = freeTokenSlots.popLast() else {
+                // Every buffer holds an encoded frame waiting for an answer to finish: wait for a commit.
+                counters.encoderStalls += 1
+                await withCheckedContinuation { encoderWaiter = $0 }
+                continue
+            }
+            encode(entry, slot: slot)
+            for w in spaceWaiters { w.resume() }
+            spaceWaiters.removeAll()
+            commitReady()
+            updateStatus()
+            await Task.yield()
+        }
+    }
+
+    private func nextUnencoded() -> FrameEntry? {
+        for item in timeline { if case .frame(let f) = item, f.slot == nil { return f } }
+        return nil
+    }
+
+    /// Vision tower (+ cacher) → connector → pruner, into a pooled token buffer.
+    private func encode(_ entry: FrameEntry, slot: Int) {
+        let start = DispatchTime.now()
+        let frame = entry.frame
+        if frame.isDiscontinuous(after: previousFrame) {
+            vision.reset()
+            if previousFrame != nil { pruner.reset() }
+        }
+        previousFrame = (frame.segment, frame.sourceWidth, frame.sourceHeight)
+        let report = vision.encode(frame.pixels, into: frameTokens, context: context)
+        pruner.prune(frameTokens, into: tokenPool[slot])
+        entry.slot = slot
+        entry.report = report
+        entry.pixels = nil
+        let seconds = start.secondsElapsed
+        counters.framesEncoded += 1
+        counters.visionSeconds += seconds
+        counters.visionFLOPs += report.flops
+        counters.visionFullFLOPs += report.fullFLOPs
+        if report.isReference { counters.referenceFrames += 1 }
+        counters.tokensKept += pruner.keep
+        counters.tokensSeen += tokensPerFrame
+        counters.recordEncoded(time: frame.time, receivedAt: frame.receivedAt, seconds: seconds)
+    }
+
+    // MARK: - Commit (timeline order)
+
+    /// Prefills encoded frames at the head of the timeline; wakes the answer task when a question is at the head.
+    func commitReady() {
+        while !answering, let head = timeline.first {
+            switch head {
+            case .frame(let f):
+                guard let slot = f.slot else { return }
+                timeline.removeFirst()
+                commit(f, tokens: tokenPool[slot])
+                freeTokenSlots.append(slot)
+                encoderWaiter?.resume()
+                encoderWaiter = nil
+            case .question, .commentary:
+                answerWaiter?.resume()
+                answerWaiter = nil
+                return
+            }
+        }
+        if timeline.isEmpty { checkIdle() }
+    }
+
+    /// Evicts at the chunk boundary, then appends CHUNK(t) by incremental prefill.
+    private func commit(_ entry: FrameEntry, tokens: Tensor) {
+        let start = DispatchTime.now()
+        let time = entry.frame.time
+        let ids = prompt.chunkIDs(time: time, imageTokens: pruner.keep, reopensTurn: lastCommittedKind == .qa)
+        do {
+            try cache.makeRoom(for: ids.count, now: time)
+        } catch {
+            counters.framesDroppedCapacity += 1
+            Log.warning("\(name): frame at \(MediaTime(seconds: time)) skipped: the cache \(error)")
+            return
+        }
+        let rows = embed(ids, images: tokens)
+        cache.openBlock(.chunk, time: time)
+        generator.prefill(rows)
+        cache.closeBlock()
+        lastCommittedKind = .chunk
+        counters.framesCommitted += 1
+        counters.lastCommittedTime = time
+        counters.prefillSeconds += start.secondsElapsed
+        counters.prefillTokens += ids.count
+        maybeScheduleCommentary(after: entry)
+    }
+
+    /// Token embeddings of `ids` with the `<image>` rows replaced, in order, by `images` rows.
+    func embed(_ ids: [Int], images: Tensor?) -> Tensor {
+        precondition(ids.count <= maxBlockTokens, "block of \(ids.count) tokens")
+        let rows = embeddings.rows(0..<ids.count)
+        model.model.decoder.embed(ids, into: rows)
+        if let images {
+            var k = 0
+            let d = hiddenSize
+            for (i, id) in ids.enumerated() where id == prompt.imageTokenID {
+                (rows.floats + i * d).update(from: images.floats + k * d, count: d)
+                k += 1
+            }
+        }
+        return rows
+    }
+
+    // MARK: - Sink
+
+    private func prefillSink() {
+        let ids = prompt.sinkIDs(instruction: configuration.instruction, system: configuration.systemPrompt)
+        let clipped = Array(ids.prefix(maxBlockTokens))
+        counters.sinkTokenIDs = clipped
+        cache.openBlock(.sink, time: 0)
+        generator.prefill(embed(clipped, images: nil))
+        cache.closeBlock()
+    }
+
+    // MARK: - Status
+
+    /// The latest status (cheap; safe from any thread).
+    public nonisolated var status: SessionStatus { statusBox.withLock { $0 } }
+
+    /// Refreshes the status snapshot from the model state.
+    func updateStatus() {
+        let c = counters
+        var kinds: [(String, Int)] = []
+        for kind in BlockKind.allCases { kinds.append((kind.rawValue, cache.tokens(of: kind))) }
+        let store = cache.store
+        let ingestCounters = ingest.counters
+        let pendingQuestions = timeline.reduce(0) { n, i in if case .question = i { return n + 1 } else { return n } }
+        rates.record(time: MonotonicClock.seconds, decoded: ingestCounters.decoded, sampled: ingestCounters.sampled)
+        let (fpsIn, fpsSampled) = rates.rates
+        statusBox.withLock { s in
+            s.fpsIn = fpsIn
+            s.fpsSampled = fpsSampled
+            s.mediaTime = ingestCounters.mediaTime
+            s.framesDecoded = ingestCounters.decoded
+            s.framesSampled = ingestCounters.sampled
+            s.framesDroppedIngest = ingestCounters.dropped
+            s.reconnects = ingestCounters.reconnects
+            s.stalls = ingestCounters.stalls
+            s.counters = c
+            s.kvTokens = cache.count
+            s.kvByKind = kinds
+            s.maxPositionSeen = max(s.maxPositionSeen, cache.count)
+            s.computedTokens = cache.storage.computedTokens
+            s.appendedTokens = cache.appendedTokens
+            s.viewTokens = cache.viewTokens
+            s.evictedBlocks = cache.evictedBlocks
+            s.retrievalBlocks = store.blocks.count
+            s.retrievalUsedBytes = store.usedBytes
+            s.retrievalThinned = store.thinnedBlocks
+            s.questionsPending = pendingQuestions + (answering ? 1 : 0)
+            s.windowShrinks = cache.windowShrinks
+            s.matmulPrimitives = context.primitiveCount
+            if s.state == .connecting && ingestCounters.decoded > 0 { s.state = .live }
+            if s.state == .connecting && !isLive { s.state = .live }
+        }
+    }
+
+    /// Publishes a status event with the session's figures.
+    nonisolated func publishStatus() {
+        events.publish(.status(status.event))
+    }
+}
+
+// MARK: - Internal types
+
+/// A frame ready for the vision tower.
+struct PreparedFrame: Sendable {
+    let index: Int
+    let time: Double
+    let wallClock: Date?
+    let segment: Int
+    let sourceWidth: Int
+    let sourceHeight: Int
+    let pixels: Tensor
+    /// Monotonic seconds when the pump handed it over.
+    let receivedAt: Double
+
+    init(frame: SampledFrame, pixels: Tensor) {
+        index = frame.index
+        time = frame.time.seconds
+        wallClock = frame.wallClock
+        segment = frame.segment
+        sourceWidth = frame.sourceWidth
+        sourceHeight = frame.sourceHeight
+        self.pixels = pixels
+        receivedAt = MonotonicClock.seconds
+    }
+
+    func isDiscontinuous(after previous: (segment: Int, width: Int, height: Int)?) -> Bool {
+        guard let previous else { return true }
+        return previous.segment != segment || previous.width != sourceWidth || previous.height != sourceHeight
+    }
+}
+
+/// A frame in the timeline: waiting for the encoder, then holding its kept tokens in pool slot `slot`.
+final class FrameEntry {
+    let frame: PreparedFrame
+    var pixels: Tensor?
+    var slot: Int?
+    var report: VisionFrameReport?
+    init(frame: PreparedFrame) {
+        self.frame = frame
+        pixels = frame.pixels
+    }
+}
+
+/// An item of the session's timeline.
+enum TimelineItem {
+    case frame(FrameEntry)
+    case question(QuestionEntry)
+    case commentary(CommentaryEntry)
+}
+
+/// Seconds on a monotonic clock.
+enum MonotonicClock {
+    static var seconds: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+/// Problems starting a session.
+public enum SessionError: Error, CustomStringConvertible, Sendable, UserFacingError {
+    case configuration([String])
+    case model(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let problems): return "bad session settings: " + problems.joined(separator: "; ")
+        case .model(let text): return text
+        }
+    }
+}

@@ -1,0 +1,151 @@
+// What a live session reports: counters kept by the session actor and a snapshot readable from any thread
+// (`LiveSession.status`), turned into C2 status events and the `/status` view.
+
+import Foundation
+import VigilCore
+
+/// Running totals of a session (kept on the compute thread, copied into each status snapshot).
+public struct SessionCounters: Sendable, Equatable {
+    public var framesReceived = 0
+    public var framesEncoded = 0
+    public var framesCommitted = 0
+    /// Frames dropped because the encoder was more than `maxLagFrames` behind (live sources).
+    public var framesDroppedLag = 0
+    /// Frames skipped because the cache had no room even after eviction.
+    public var framesDroppedCapacity = 0
+    public var encoderStalls = 0
+    public var referenceFrames = 0
+    public var visionSeconds = 0.0
+    public var visionFLOPs = 0.0
+    public var visionFullFLOPs = 0.0
+    public var tokensKept = 0
+    public var tokensSeen = 0
+    public var prefillSeconds = 0.0
+    public var prefillTokens = 0
+    public var lastCommittedTime: Double?
+    public var questionsAnswered = 0
+    public var answerTokens = 0
+    public var retrievedBlocks = 0
+    public var commentaries = 0
+    public var commentarySkipped = 0
+    public var lastTTFT: Double?
+    public var lastAnswerSeconds: Double?
+    /// The sink's token ids (for the sink-pinning check).
+    public var sinkTokenIDs: [Int] = []
+    /// Recent encoded frames: (media time, monotonic seconds encoded, lag seconds = encoded − received).
+    public var recent: [RecentFrame] = []
+
+    /// One recently encoded frame.
+    public struct RecentFrame: Sendable, Equatable {
+        public var time: Double
+        public var encodedAt: Double
+        public var lag: Double
+        public var seconds: Double
+    }
+
+    mutating func recordEncoded(time: Double, receivedAt: Double, seconds: Double) {
+        let now = MonotonicClock.seconds
+        recent.append(RecentFrame(time: time, encodedAt: now, lag: now - receivedAt, seconds: seconds))
+        if recent.count > 64 { recent.removeFirst(recent.count - 64) }
+    }
+
+    mutating func recordAnswer(ttft: Double, total: Double) {
+        lastTTFT = ttft
+        lastAnswerSeconds = total
+    }
+
+    /// Frames encoded per second over the recent frames.
+    public var recentProcessedFPS: Double {
+        guard recent.count >= 2, let first = recent.first, let last = recent.last, last.encodedAt > first.encodedAt
+        else { return 0 }
+        return Double(recent.count - 1) / (last.encodedAt - first.encodedAt)
+    }
+
+    /// Share of vision FLOPs the cacher saved.
+    public var visionFLOPsSaved: Double { visionFullFLOPs > 0 ? 1 - visionFLOPs / visionFullFLOPs : 0 }
+}
+
+/// A snapshot of a session.
+public struct SessionStatus: Sendable, Equatable {
+    public var source = ""
+    public var state: SourceState = .connecting
+    /// Media time of the newest decoded frame.
+    public var mediaTime: Double?
+    public var framesDecoded = 0
+    public var framesSampled = 0
+    /// Dropped by the ingest's channel (the pump was behind).
+    public var framesDroppedIngest = 0
+    public var reconnects = 0
+    public var stalls = 0
+    public var counters = SessionCounters()
+    public var kvTokens = 0
+    public var kvByKind: [(String, Int)] = []
+    /// The largest KV token count seen.
+    public var maxPositionSeen = 0
+    /// Tokens the model computed into the cache (prefill and decode) and tokens appended to it (C14).
+    public var computedTokens = 0
+    public var appendedTokens = 0
+    public var viewTokens = 0
+    public var evictedBlocks = 0
+    public var windowShrinks = 0
+    public var retrievalBlocks = 0
+    public var retrievalUsedBytes = 0
+    public var retrievalReservedBytes = 0
+    public var retrievalThinned = 0
+    public var questionsPending = 0
+    public var matmulPrimitives = 0
+    /// Decoded and sampled frames per second over the last seconds.
+    public var fpsIn = 0.0
+    public var fpsSampled = 0.0
+
+    public init() {}
+
+    public static func == (a: SessionStatus, b: SessionStatus) -> Bool {
+        a.event.json == b.event.json && a.counters == b.counters
+    }
+
+    /// Every dropped frame, whatever the reason.
+    public var framesDropped: Int { framesDroppedIngest + counters.framesDroppedLag + counters.framesDroppedCapacity }
+
+    /// How far processing is behind the newest decoded frame (media seconds).
+    public var lagSeconds: Double {
+        guard let now = mediaTime else { return 0 }
+        return max(0, now - (counters.lastCommittedTime ?? now))
+    }
+
+    /// The status as a C2 event.
+    public var event: StatusEvent {
+        let c = counters
+        let figures = SessionFigures(
+            fpsIn: fpsIn, fpsSampled: fpsSampled, fpsProcessed: c.recentProcessedFPS, lagSeconds: lagSeconds,
+            framesProcessed: c.framesCommitted, kvTokens: kvTokens, kvByKind: kvByKind,
+            retrievalBytes: retrievalReservedBytes, retrievalBlocks: retrievalBlocks,
+            visionFLOPsSaved: c.visionFLOPsSaved,
+            visualTokensKeptRatio: c.tokensSeen > 0 ? Double(c.tokensKept) / Double(c.tokensSeen) : 1,
+            questionsAnswered: c.questionsAnswered, questionsPending: questionsPending,
+            rssBytes: ProcessMemory.residentBytes)
+        return StatusEvent(
+            source: source, state: state, mediaTime: mediaTime, framesDecoded: framesDecoded,
+            framesSampled: framesSampled, dropped: framesDropped, reconnects: reconnects, detail: nil,
+            session: figures)
+    }
+}
+
+/// Rates of counters over a sliding window of samples.
+struct RateMeter: Sendable {
+    private var samples: [(time: Double, decoded: Int, sampled: Int)] = []
+    let window: Double
+
+    init(window: Double = 10) { self.window = window }
+
+    mutating func record(time: Double, decoded: Int, sampled: Int) {
+        samples.append((time, decoded, sampled))
+        while let first = samples.first, time - first.time > window, samples.count > 2 { samples.removeFirst() }
+    }
+
+    var rates: (decoded: Double, sampled: Double) {
+        guard let first = samples.first, let last = samples.last, last.time - first.time > 0.2 else { return (0, 0) }
+        let dt = last.time - first.time
+        return (Double(last.decoded - first.decoded) / dt, Double(last.sampled - first.sampled) / dt)
+    }
+}

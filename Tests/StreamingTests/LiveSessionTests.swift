@@ -1,0 +1,50 @@
+// A live session end to end on the tiny fixture model and the committed sample clips: frames flow through the
+// cacher, pruner and block cache; a question asked mid-stream is answered at its media time; the status adds up.
+
+import Foundation
+import SmolVLM
+import Streaming
+import Testing
+import TestSupport
+import VigilCore
+
+@Suite(.serialized, .holdingSerialLock) struct LiveSessionTests {
+    static func tinyModel(_ precision: Precision = .fp32) throws -> VisionLanguageModel {
+        try VisionLanguageModel.load(folder: Fixtures.url("smolvlm/tiny"), precision: precision)
+    }
+
+    static func sample(_ name: String) -> String { Fixtures.repositoryRoot.appendingPathComponent("samples/\(name)").path }
+
+    static func configuration() -> SessionConfiguration {
+        var c = SessionConfiguration()
+        c.retrievalMiB = 4
+        c.pruner.keep = 3
+        c.statusInterval = 0.5
+        return c
+    }
+
+    @Test func fileIsProcessedWholeAndAnAnswerArrives() async throws {
+        let model = try Self.tinyModel()
+        let session = try LiveSession(model: model, source: Self.sample("static_moving.mp4"), configuration: Self.configuration())
+        session.start()
+        await session.waitUntilIdle()
+        var text = ""
+        var finished: AnswerEvent?
+        for await update in session.ask("What is moving?") {
+            switch update {
+            case .text(let piece): text += piece
+            case .finished(let answer): finished = answer
+            case .started: break
+            }
+        }
+        let status = await session.stop()
+        #expect(status.counters.framesCommitted == 12)
+        #expect(status.framesDropped == 0)
+        let answer = try #require(finished)
+        #expect(answer.error == nil)
+        #expect(answer.text == text)
+        #expect(answer.tokens ?? 0 > 0)
+        #expect(status.computedTokens == status.appendedTokens)
+        #expect(status.kvTokens <= 4096)
+    }
+}
