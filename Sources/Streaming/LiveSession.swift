@@ -87,6 +87,8 @@ public actor LiveSession {
     var tasks: [Task<Void, Never>] = []
     var counters = SessionCounters()
     var rates = RateMeter()
+    var encodeRate = RecentRate()
+    var commitLag = Histogram(bucket: 0.01, buckets: 12_000)
     nonisolated let startedAt = DispatchTime.now()
 
     /// Prepares a session on `source` (nothing is read until `start()`). Throws when the configuration does not fit
@@ -339,7 +341,8 @@ public actor LiveSession {
         if report.isReference { counters.referenceFrames += 1 }
         counters.tokensKept += pruner.keep
         counters.tokensSeen += tokensPerFrame
-        counters.recordEncoded(time: frame.time, receivedAt: frame.receivedAt, seconds: seconds)
+        counters.recordEncoded(seconds: seconds)
+        encodeRate.record(MonotonicClock.seconds)
     }
 
     // MARK: - Commit (timeline order)
@@ -383,6 +386,7 @@ public actor LiveSession {
         lastCommittedKind = .chunk
         counters.framesCommitted += 1
         counters.lastCommittedTime = time
+        commitLag.record(MonotonicClock.seconds - entry.frame.receivedAt)
         counters.prefillSeconds += start.secondsElapsed
         counters.prefillTokens += ids.count
         maybeScheduleCommentary(after: entry)
@@ -422,6 +426,10 @@ public actor LiveSession {
 
     /// Refreshes the status snapshot from the model state.
     func updateStatus() {
+        counters.processedFPS = encodeRate.rate
+        counters.commitLagP50 = commitLag.quantile(0.5)
+        counters.commitLagP95 = commitLag.quantile(0.95)
+        counters.commitLagMax = commitLag.maximum
         let c = counters
         var kinds: [(String, Int)] = []
         for kind in BlockKind.allCases { kinds.append((kind.rawValue, cache.tokens(of: kind))) }

@@ -32,21 +32,21 @@ public struct SessionCounters: Sendable, Equatable {
     public var lastAnswerSeconds: Double?
     /// The sink's token ids (for the sink-pinning check).
     public var sinkTokenIDs: [Int] = []
-    /// Recent encoded frames: (media time, monotonic seconds encoded, lag seconds = encoded − received).
-    public var recent: [RecentFrame] = []
+    /// Vision seconds and frames after the first two (which create primitives and fault memory in).
+    public var visionSecondsSteady = 0.0
+    public var framesSteady = 0
+    /// Frames encoded per second recently.
+    public var processedFPS = 0.0
+    /// Seconds from a frame's arrival to its chunk being in the cache: median, 95th percentile, largest.
+    public var commitLagP50 = 0.0
+    public var commitLagP95 = 0.0
+    public var commitLagMax = 0.0
 
-    /// One recently encoded frame.
-    public struct RecentFrame: Sendable, Equatable {
-        public var time: Double
-        public var encodedAt: Double
-        public var lag: Double
-        public var seconds: Double
-    }
-
-    mutating func recordEncoded(time: Double, receivedAt: Double, seconds: Double) {
-        let now = MonotonicClock.seconds
-        recent.append(RecentFrame(time: time, encodedAt: now, lag: now - receivedAt, seconds: seconds))
-        if recent.count > 64 { recent.removeFirst(recent.count - 64) }
+    mutating func recordEncoded(seconds: Double) {
+        if framesEncoded > 2 {
+            visionSecondsSteady += seconds
+            framesSteady += 1
+        }
     }
 
     mutating func recordAnswer(ttft: Double, total: Double) {
@@ -54,11 +54,9 @@ public struct SessionCounters: Sendable, Equatable {
         lastAnswerSeconds = total
     }
 
-    /// Frames encoded per second over the recent frames.
-    public var recentProcessedFPS: Double {
-        guard recent.count >= 2, let first = recent.first, let last = recent.last, last.encodedAt > first.encodedAt
-        else { return 0 }
-        return Double(recent.count - 1) / (last.encodedAt - first.encodedAt)
+    /// Mean vision seconds per frame after warm-up.
+    public var visionSecondsPerFrame: Double {
+        framesSteady > 0 ? visionSecondsSteady / Double(framesSteady) : (framesEncoded > 0 ? visionSeconds / Double(framesEncoded) : 0)
     }
 
     /// Share of vision FLOPs the cacher saved.
@@ -117,7 +115,7 @@ public struct SessionStatus: Sendable, Equatable {
     public var event: StatusEvent {
         let c = counters
         let figures = SessionFigures(
-            fpsIn: fpsIn, fpsSampled: fpsSampled, fpsProcessed: c.recentProcessedFPS, lagSeconds: lagSeconds,
+            fpsIn: fpsIn, fpsSampled: fpsSampled, fpsProcessed: c.processedFPS, lagSeconds: lagSeconds,
             framesProcessed: c.framesCommitted, kvTokens: kvTokens, kvByKind: kvByKind,
             retrievalBytes: retrievalReservedBytes, retrievalBlocks: retrievalBlocks,
             visionFLOPsSaved: c.visionFLOPsSaved,
@@ -147,5 +145,64 @@ struct RateMeter: Sendable {
         guard let first = samples.first, let last = samples.last, last.time - first.time > 0.2 else { return (0, 0) }
         let dt = last.time - first.time
         return (Double(last.decoded - first.decoded) / dt, Double(last.sampled - first.sampled) / dt)
+    }
+}
+
+/// A fixed-bucket histogram of non-negative values (bounded memory however long it runs).
+public struct Histogram: Sendable, Equatable {
+    public let bucket: Double
+    private var counts: [Int]
+    public private(set) var count = 0
+    public private(set) var maximum = 0.0
+    public private(set) var sum = 0.0
+
+    public init(bucket: Double, buckets: Int) {
+        self.bucket = bucket
+        counts = Array(repeating: 0, count: max(1, buckets))
+    }
+
+    public mutating func record(_ value: Double) {
+        let v = max(0, value.isFinite ? value : 0)
+        counts[min(counts.count - 1, Int(v / bucket))] += 1
+        count += 1
+        sum += v
+        maximum = max(maximum, v)
+    }
+
+    /// The value below which a share `q` (0…1) of the records fall (bucket upper edges).
+    public func quantile(_ q: Double) -> Double {
+        guard count > 0 else { return 0 }
+        let target = max(1, Int((q * Double(count)).rounded(.up)))
+        var seen = 0
+        for (i, n) in counts.enumerated() {
+            seen += n
+            if seen >= target { return min(maximum, Double(i + 1) * bucket) }
+        }
+        return maximum
+    }
+
+    public var mean: Double { count > 0 ? sum / Double(count) : 0 }
+}
+
+/// Encode times of the last frames, for a recent processing rate (fixed storage).
+struct RecentRate: Sendable {
+    private var times: [Double]
+    private var head = 0
+    private var filled = 0
+
+    init(capacity: Int = 32) { times = Array(repeating: 0, count: capacity) }
+
+    mutating func record(_ t: Double) {
+        times[head] = t
+        head = (head + 1) % times.count
+        filled = min(filled + 1, times.count)
+    }
+
+    /// Events per second over the window (0 with fewer than two).
+    var rate: Double {
+        guard filled >= 2 else { return 0 }
+        let newest = times[(head - 1 + times.count) % times.count]
+        let oldest = times[(head - filled + times.count) % times.count]
+        return newest > oldest ? Double(filled - 1) / (newest - oldest) : 0
     }
 }

@@ -32,8 +32,34 @@ struct BenchCommand: VigilCommand {
             .option("--prompt-tokens", value: "N", help: "Prompt length for the prefill figure.", default: "1024"),
             .option("--decode-tokens", value: "N", help: "Tokens generated for the decode figure.", default: "128"),
             .flag("--json", help: "Print one JSON object."),
-        ],
-        examples: ["vigil bench --random-weights smolvlm2-256m --json"])
+            .option(
+                "--live", value: "SOURCE",
+                help: "Live mode: replay SOURCE in real time through a live session (see LIVE MODE below)."),
+            .option("--seconds", value: "S", help: "Live mode: media seconds to run (default: the whole source)."),
+            .option(
+                "--question", value: "T:TEXT", help: "Live mode: ask TEXT at media time T seconds (repeatable).",
+                repeatable: true),
+            .option(
+                "--sample-interval", value: "S", help: "Live mode: seconds between RSS and KV samples.", default: "10"),
+            .option(
+                "--baseline-frames", value: "N",
+                help: "Live mode: frames timed afterwards through the plain tower (cacher off), for the saving.",
+                default: "5"),
+            .option(
+                "--stream-text", value: "FILE",
+                help: "Text mode: perplexity of FILE through a sliding-window oracle, sink + window streaming, and a "
+                    + "window without sink (a text model, e.g. the SmolLM2 GGUF)."),
+            .option("--cache-size", value: "N", help: "Text mode: KV positions of the streaming cache.", default: "1024"),
+            .option("--sink-tokens", value: "N", help: "Text mode: tokens pinned at the start.", default: "4"),
+            .option("--stride", value: "N", help: "Text mode: recompute stride of the oracle.", default: "256"),
+            .option("--max-text-tokens", value: "N", help: "Text mode: tokens of FILE scored (0 = all).", default: "0"),
+        ] + SessionArguments.specs,
+        examples: [
+            "vigil bench --random-weights smolvlm2-256m --json",
+            "vigil bench --random-weights smolvlm2-256m --live samples/long/static_moving_10min.mp4 --seconds 600 "
+                + "--question '120:what is moving?' --json",
+            "vigil bench --model SmolLM2-135M-Instruct.Q4_1.gguf --stream-text book.txt --cache-size 1024 --json",
+        ])
 
     var preset: ModelPreset?
     var precision: Precision
@@ -43,8 +69,10 @@ struct BenchCommand: VigilCommand {
     var promptTokens: Int
     var decodeTokens: Int
     var json: Bool
+    var arguments: ParsedArguments
 
     init(_ a: ParsedArguments) throws {
+        arguments = a
         preset = try ModelArguments.preset(a)
         model = a.value("--model") == nil ? nil : try ModelOptions(a)
         guard (preset == nil) != (model == nil) else {
@@ -59,6 +87,8 @@ struct BenchCommand: VigilCommand {
     }
 
     func run() async throws {
+        if let source = arguments.value("--live") { return try await runLive(source: source) }
+        if let file = arguments.value("--stream-text") { return try await runStreamText(file: file) }
         setComputeThreads(threads)
         let loadStart = Date()
         let name = preset?.rawValue ?? model!.model
@@ -147,7 +177,7 @@ struct BenchCommand: VigilCommand {
         }
     }
 
-    private func progress(_ message: String) {
+    func progress(_ message: String) {
         if !json || Console.stderrIsTerminal { Log.info(message) }
     }
 

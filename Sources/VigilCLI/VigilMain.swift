@@ -37,6 +37,7 @@ public enum VigilMain {
         .command(ProbeCommand.self),
         .command(FramesCommand.self),
         .command(GenerateCommand.self),
+        .command(WatchCommand.self),
         .group(ModelsCommand.self),
         .command(BenchCommand.self),
     ]

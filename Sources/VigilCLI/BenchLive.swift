@@ -1,0 +1,196 @@
+// `vigil bench --live SOURCE`: a live session replaying SOURCE in real time (the file at its own pace), measured the
+// way the streaming issue's acceptance asks: sustained processed fps, per-frame lag (arrival → chunk in the cache)
+// p50/p95, drops by reason, vision FLOPs and wall time per frame with the cacher against the plain tower (timed
+// afterwards on the same thread, `--baseline-frames`), tokens kept by the pruner, the TTFT of scripted questions,
+// KV tokens and RSS sampled over the run. `--json` prints one object.
+
+import Foundation
+import Kernels
+import SmolVLM
+import Streaming
+import VigilCore
+
+extension BenchCommand {
+    func runLive(source: String) async throws {
+        var configuration = try SessionArguments.configuration(arguments)
+        if configuration.realtime == nil { configuration.realtime = true }
+        let seconds = try arguments.double("--seconds", in: 0.1...1e9)
+        let sampleInterval = try arguments.double("--sample-interval", default: 10, in: 0.1...3600)
+        let baselineFrames = try arguments.int("--baseline-frames", default: 5, in: 0...1000)
+        var questions: [(time: Double, text: String)] = []
+        for q in arguments.values("--question") {
+            guard let colon = q.firstIndex(of: ":"), let t = Double(q[..<colon]), t >= 0 else {
+                throw ValidationError("invalid value '\(q)' for '--question': expected T:TEXT, T in media seconds")
+            }
+            questions.append((t, String(q[q.index(after: colon)...])))
+        }
+        questions.sort { $0.time < $1.time }
+
+        let scheduler = ComputeScheduler.shared(threads: threads)
+        let vlm = try await ModelArguments.loadVision(
+            options: model, preset: preset, precision: precision, purpose: "vigil bench --live")
+        let session = try LiveSession(model: vlm, source: source, configuration: configuration, scheduler: scheduler)
+        let clock = DispatchTime.now()
+        progress("live: \(source) for \(seconds.map { "\(Int($0)) s" } ?? "its whole length") at \(configuration.fps) fps")
+        session.start()
+
+        var samples: [JSONValue] = []
+        var rss: [(wall: Double, bytes: Int)] = []
+        var kvAfterWarmup: [Int] = []
+        var maxKV = 0
+        var nextSample = 0.0
+        var asked: [Task<JSONValue, Never>] = []
+        var pendingQuestions = questions[...]
+        while true {
+            try Task.checkCancellation()
+            let status = session.status
+            let wall = clock.secondsElapsed
+            let media = status.mediaTime ?? 0
+            maxKV = max(maxKV, status.kvTokens)
+            if wall >= 120 { kvAfterWarmup.append(status.kvTokens) }
+            while let q = pendingQuestions.first, media >= q.time {
+                pendingQuestions.removeFirst()
+                let updates = session.ask(q.text)
+                asked.append(
+                    Task {
+                        var answer: AnswerEvent?
+                        for await u in updates { if case .finished(let a) = u { answer = a } }
+                        guard let a = answer else { return .null }
+                        return .object([
+                            ("at", .double(a.askedAt)), ("question", .string(a.question)),
+                            ("ttft_s", .double(a.ttftMs / 1000)), ("total_s", .double(a.totalMs / 1000)),
+                            ("tokens", .int(a.tokens)), ("error", .string(a.error)),
+                        ])
+                    })
+            }
+            if wall >= nextSample {
+                let bytes = ProcessMemory.residentBytes
+                rss.append((wall, bytes))
+                samples.append(.object([
+                    ("wall_s", .double(wall)), ("media_s", .double(media)), ("rss_bytes", .int(bytes)),
+                    ("kv_tokens", .int(status.kvTokens)), ("processed", .int(status.counters.framesCommitted)),
+                    ("dropped", .int(status.framesDropped)),
+                ]))
+                if !json { progress(WatchView.describe(status, detailed: false).trimmingCharacters(in: .newlines)) }
+                nextSample += sampleInterval
+            }
+            let ended = status.state == .ended || status.state == .failed
+            if let seconds, media >= seconds { break }
+            if ended && status.questionsPending == 0 && status.counters.framesCommitted >= status.framesSampled
+                - status.framesDropped
+            {
+                break
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        var answers: [JSONValue] = []
+        for task in asked { answers.append(await task.value) }
+        let wallSeconds = clock.secondsElapsed
+        let last = await session.stop()
+        let finalRSS = ProcessMemory.residentBytes
+
+        // The plain tower on the same thread, for the wall-time saving.
+        var fullSeconds: Double?
+        if baselineFrames > 0 {
+            fullSeconds = await BaselineProbe(scheduler: scheduler, model: vlm.model).secondsPerFrame(baselineFrames)
+        }
+
+        let c = last.counters
+        let mediaSeconds = (last.mediaTime ?? 0)
+        let cachedSeconds = c.visionSecondsPerFrame
+        func meanRSS(_ range: ClosedRange<Double>) -> Double? {
+            let values = rss.filter { range.contains($0.wall) }.map { Double($0.bytes) }
+            return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+        }
+        let secondMinute = meanRSS(60...120)
+        let lastMinute = meanRSS(max(0, wallSeconds - 60)...wallSeconds + 1)
+        let kvMean = kvAfterWarmup.isEmpty ? nil : Double(kvAfterWarmup.reduce(0, +)) / Double(kvAfterWarmup.count)
+        let report: JSONValue = .object([
+            ("source", .string(source)),
+            ("model", .string(vlm.name)), ("precision", .string(precision.rawValue)), ("threads", .int(threads)),
+            ("fps", .double(configuration.fps)), ("cache_interval", .int(configuration.cacher.interval)),
+            ("update_ratio", .double(configuration.cacher.updateRatio)), ("keep_tokens", .int(configuration.pruner.keep)),
+            ("wall_s", .double(wallSeconds)), ("media_s", .double(mediaSeconds)),
+            ("frames_sampled", .int(last.framesSampled)), ("frames_processed", .int(c.framesCommitted)),
+            ("processed_fps", .double(mediaSeconds > 0 ? Double(c.framesCommitted) / mediaSeconds : 0)),
+            ("dropped", .object([
+                ("total", .int(last.framesDropped)), ("ingest", .int(last.framesDroppedIngest)),
+                ("lag", .int(c.framesDroppedLag)), ("capacity", .int(c.framesDroppedCapacity)),
+            ])),
+            ("lag_s", .object([
+                ("p50", .double(c.commitLagP50)), ("p95", .double(c.commitLagP95)), ("max", .double(c.commitLagMax)),
+            ])),
+            ("vision", .object([
+                ("flops_per_frame", .double(c.framesEncoded > 0 ? c.visionFLOPs / Double(c.framesEncoded) : 0)),
+                ("full_flops_per_frame", .double(c.framesEncoded > 0 ? c.visionFullFLOPs / Double(c.framesEncoded) : 0)),
+                ("flops_saved", .double(c.visionFLOPsSaved)),
+                ("s_per_frame", .double(cachedSeconds)),
+                ("s_per_frame_full", .double(fullSeconds)),
+                ("wall_saved", .double(fullSeconds.map { $0 > 0 ? 1 - cachedSeconds / $0 : 0 })),
+                ("reference_frames", .int(c.referenceFrames)),
+            ])),
+            ("pruner", .object([
+                ("tokens_kept", .int(c.tokensKept)), ("tokens_seen", .int(c.tokensSeen)),
+                ("kept_ratio", .double(c.tokensSeen > 0 ? Double(c.tokensKept) / Double(c.tokensSeen) : 1)),
+            ])),
+            ("kv", .object([
+                ("max_tokens", .int(maxKV)), ("cap", .int(configuration.budget.maxPositions)),
+                ("mean_after_2min", .double(kvMean)),
+                ("min_after_2min", .int(kvAfterWarmup.min())), ("max_after_2min", .int(kvAfterWarmup.max())),
+                ("final_by_kind", .object(last.kvByKind.map { ($0.0, .int($0.1)) })),
+                ("evicted_blocks", .int(last.evictedBlocks)),
+                ("computed_tokens", .int(last.computedTokens)), ("appended_tokens", .int(last.appendedTokens)),
+                ("matmul_primitives", .int(last.matmulPrimitives)),
+            ])),
+            ("retrieval", .object([
+                ("blocks", .int(last.retrievalBlocks)), ("reserved_bytes", .int(last.retrievalReservedBytes)),
+                ("thinned", .int(last.retrievalThinned)),
+            ])),
+            ("questions", .array(answers)),
+            ("rss", .object([
+                ("second_minute_bytes", .double(secondMinute)), ("last_minute_bytes", .double(lastMinute)),
+                ("last_vs_second_minute", .double(secondMinute.flatMap { s in lastMinute.map { $0 / s - 1 } })),
+                ("final_bytes", .int(finalRSS)), ("peak_bytes", .int(ProcessMemory.peakResidentBytes)),
+            ])),
+            ("samples", .array(samples)),
+        ])
+        if json {
+            Console.json(report)
+        } else {
+            Console.outLine(WatchView.describe(last, detailed: true))
+            Console.outLine(
+                "vision \(String(format: "%.3f", cachedSeconds)) s/frame with the cacher"
+                    + (fullSeconds.map { String(format: ", %.3f s full (%.0f%% saved)", $0, (1 - cachedSeconds / $0) * 100) } ?? "")
+                    + String(format: "; lag p50 %.2f s, p95 %.2f s", c.commitLagP50, c.commitLagP95))
+            for a in answers { Console.outLine("question: \(a.serialized())") }
+        }
+    }
+}
+
+/// Times the plain vision tower (cacher off) on the compute thread.
+actor BaselineProbe {
+    nonisolated let scheduler: ComputeScheduler
+    let model: SmolVLMModel
+    nonisolated var unownedExecutor: UnownedSerialExecutor { scheduler.asUnownedSerialExecutor() }
+
+    init(scheduler: ComputeScheduler, model: SmolVLMModel) {
+        self.scheduler = scheduler
+        self.model = model
+    }
+
+    /// Median seconds per frame over `frames` distinct random frames after one warm-up.
+    func secondsPerFrame(_ frames: Int) -> Double {
+        let v = model.config.visionConfig
+        let encoder = CachedFrameEncoder(model: model, settings: .off)
+        let context = ComputeContext()
+        let out = Tensor(zeros: [model.tokensPerFrame, model.config.textConfig.hiddenSize])
+        var times: [Double] = []
+        for i in 0...frames {
+            let pixels = Tensor.random([v.numChannels, v.imageSize, v.imageSize], seed: UInt64(100 + i), scale: 1)
+            let start = DispatchTime.now()
+            _ = encoder.encode(pixels, into: out, context: context)
+            if i > 0 { times.append(start.secondsElapsed) }
+        }
+        return BenchCommand.median(times)
+    }
+}
