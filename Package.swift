@@ -6,6 +6,7 @@
 //   CFFmpeg ─────────────► MediaIngest ─┐
 //   CDNNL, CKernels ─────► Kernels ─────┤
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//   VigilCore ──► Memory (caption files, caption journal, BM25 text index, prompt budget)
 //
 import PackageDescription
 
@@ -38,6 +39,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "ModelHub", dependencies: ["VigilCore"]),
+        .target(name: "Memory", dependencies: ["VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(name: "VigilCLI", dependencies: ["MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "TestSupport"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
 )
