@@ -7,7 +7,8 @@
 //      a previous cue cut to nothing is dropped (the newer caption of the same moment wins).
 //   3. Consecutive captions that say the same thing (equal after lower-casing and dropping trailing punctuation)
 //      merge into one cue when the gap between them is at most `mergeGap`: the first's text, spanning both.
-//   4. A cue shorter than `minimumDuration` is extended into the gap before the next cue, never past its start.
+//   4. A cue shorter than `minimumDuration` is extended into the gap before the next cue, never past its start
+//      (nor past the media's end, when known).
 //   5. Cues still of zero length (the next cue starts at the same millisecond) are dropped.
 //
 // Result: cues with start < end, in order, end_i ≤ start_(i+1), never empty.
@@ -27,7 +28,9 @@ struct CaptionCue: Sendable, Equatable {
 /// Builds the cue timeline of clip captions.
 enum CaptionCues {
     /// The cues of the clip entries of `entries` (other levels are ignored).
-    static func make(_ entries: [TextMemoryEntry], minimumDuration: Double, mergeGap: Double) -> [CaptionCue] {
+    static func make(
+        _ entries: [TextMemoryEntry], minimumDuration: Double, mergeGap: Double, mediaDuration: Double? = nil
+    ) -> [CaptionCue] {
         var candidates: [CaptionCue] = []
         for entry in entries where entry.level == .clip {
             let text = singleLine(entry.text)
@@ -66,9 +69,10 @@ enum CaptionCues {
         }
 
         let minimum = milliseconds(minimumDuration)
+        let mediaEnd = mediaDuration.map(milliseconds) ?? Int64.max
         for index in merged.indices where merged[index].end - merged[index].start < minimum {
             let limit = index + 1 < merged.count ? merged[index + 1].start : Int64.max
-            merged[index].end = min(merged[index].start + minimum, limit)
+            merged[index].end = max(merged[index].end, min(merged[index].start + minimum, limit, mediaEnd))
         }
         return merged.filter { $0.end > $0.start }
     }

@@ -115,7 +115,7 @@ public final class CaptionJournal: Sendable {
 
     /// Opens the existing journal at `path` to continue it: checks it belongs to `identity`, cuts off a torn last
     /// line, and returns the journal (appending after the last complete line) with what it already holds. A journal
-    /// torn inside its header holds nothing and is started again.
+    /// torn inside its header, an empty file or no file at all holds nothing and is started with a new header.
     public static func resume(at path: String, identity: JournalIdentity) throws(MemoryError) -> (
         journal: CaptionJournal, contents: JournalContents
     ) {

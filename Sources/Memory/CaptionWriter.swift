@@ -25,15 +25,19 @@ public enum CaptionWriter {
         public var note: String?
         /// Writes a WebVTT NOTE before each cue with the model and timings of the captions it came from.
         public var timingNotes: Bool
+        /// The media's duration, seconds, when known: the minimum-length rule never extends a cue past it.
+        public var mediaDuration: Double?
 
         /// Options with the documented defaults.
         public init(
-            minimumCueDuration: Double = 1.0, mergeGap: Double = 1.0, note: String? = nil, timingNotes: Bool = false
+            minimumCueDuration: Double = 1.0, mergeGap: Double = 1.0, note: String? = nil, timingNotes: Bool = false,
+            mediaDuration: Double? = nil
         ) {
             self.minimumCueDuration = minimumCueDuration
             self.mergeGap = mergeGap
             self.note = note
             self.timingNotes = timingNotes
+            self.mediaDuration = mediaDuration
         }
     }
 
@@ -114,7 +118,9 @@ public enum CaptionWriter {
     }
 
     private static func cues(_ entries: [TextMemoryEntry], _ options: Options) -> [CaptionCue] {
-        CaptionCues.make(entries, minimumDuration: options.minimumCueDuration, mergeGap: options.mergeGap)
+        CaptionCues.make(
+            entries, minimumDuration: options.minimumCueDuration, mergeGap: options.mergeGap,
+            mediaDuration: options.mediaDuration)
     }
 
     /// `&`, `<`, `>` as WebVTT character references (so neither tags nor `-->` can appear in cue text).

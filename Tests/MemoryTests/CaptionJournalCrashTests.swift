@@ -10,7 +10,8 @@ import Testing
 
 @Suite struct CaptionJournalCrashTests {
     static var probe: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("JournalProbe")
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "JournalProbe")
     }
 
     /// The `index`th entry the probe appends (its `probeEntry`).

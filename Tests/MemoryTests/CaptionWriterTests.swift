@@ -109,6 +109,9 @@ extension CaptionWriterTests {
         #expect(cues.map(\.end) == [1000, 10_500, 11_900, 21_000, 31_000])
         let longer = try SubtitleParsers.webVTT(CaptionWriter.webVTT(entries, options: .init(minimumCueDuration: 2)))
         #expect(longer.cues.map(\.end) == [2000, 10_500, 12_500, 22_000, 32_000])
+        // Not past the end of the media (a cue already past it stays as the model timed it).
+        let clamped = try SubtitleParsers.srt(CaptionWriter.srt(entries, options: .init(mediaDuration: 30.7)))
+        #expect(clamped.map(\.end) == [1000, 10_500, 11_900, 21_000, 30_700])
     }
 
     @Test func overlappingAndUnsortedCaptionsBecomeAnOrderedTimeline() throws {
