@@ -45,8 +45,8 @@ public struct TextMemoryEntry: Sendable, Hashable, Codable {
     public var text: String
     /// The length of `text` in model tokens.
     public var tokenCount: Int
-    /// Wall-clock time the entry was produced, to whole milliseconds.
-    public var createdAt: Date
+    /// Wall-clock time the entry was produced, to whole milliseconds (set by the initialiser, which rounds it).
+    public private(set) var createdAt: Date
     /// The model that wrote the entry, when known.
     public var model: String?
     /// Named timings in milliseconds (e.g. `latency_ms`, `prefill_ms`); empty when none.
