@@ -3,9 +3,13 @@
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
 // libraries through system library targets (FFmpeg, oneDNN). Dependencies point one way, top to bottom:
 //
-//   CFFmpeg ─────────────► MediaIngest ─┐
-//   CDNNL, CKernels ─────► Kernels ─────┤
-//   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
+//   CDNNL, CKernels ─────► Kernels ─────┐                   │
+//   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
+//   VigilCore ──► Memory ───────────────────────────────────┘
+//
+//   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
+//   Memory: caption files, caption journal, BM25 text index, prompt budget
 //
 import PackageDescription
 
@@ -38,6 +42,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "ModelHub", dependencies: ["VigilCore"]),
+        .target(name: "Memory", dependencies: ["VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
         .target(
@@ -51,6 +56,8 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .executableTarget(
             name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
+        // Test-only: appends to a caption journal until the crash test kills it (SIGKILL).
+        .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
@@ -58,6 +65,7 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "TestSupport"]),
+        .testTarget(name: "MemoryTests", dependencies: ["Memory", "TestSupport", "JournalProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
 )

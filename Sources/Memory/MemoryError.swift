@@ -1,0 +1,72 @@
+// The one error type of Memory: caption format names, caption files and journals that cannot be read or written,
+// and prompts that cannot fit their budget. Every message names the file or value, says what is wrong and what to do.
+
+import VigilCore
+
+/// A failure of the text memory: a bad caption format name, an unreadable or foreign journal, a file that cannot
+/// be written, or a prompt whose mandatory part exceeds the budget.
+public enum MemoryError: UserFacingError, Sendable, Equatable {
+    /// A caption format name is not one of `srt`, `vtt`, `jsonl`, `txt`, `all`.
+    case unknownCaptionFormat(name: String)
+    /// A caption format list names no format at all.
+    case emptyCaptionFormatList
+    /// A file could not be read; `reason` is the system's words.
+    case readFailed(path: String, reason: String)
+    /// A file could not be written, flushed or renamed; `reason` is the system's words.
+    case writeFailed(path: String, reason: String)
+    /// The file's first line is not a Vigil caption journal header.
+    case notAJournal(path: String, detail: String)
+    /// A complete line inside the journal (not a torn last line) cannot be read.
+    case corruptJournal(path: String, line: Int, detail: String)
+    /// Another process has the journal open (the same input is being captioned twice at once).
+    case journalInUse(path: String)
+    /// The journal was written for another input file or other settings; `field` says which part differs.
+    case foreignJournal(path: String, field: String, journal: String, current: String)
+    /// A prompt needs `required` tokens after every allowed drop, more than `budget` (the sections that are never
+    /// dropped — system, stream summary, current frames, question — are too long).
+    case promptOverBudget(required: Int, budget: Int)
+
+    /// A short machine-readable code, for `{"type":"error"}` events.
+    public var code: String {
+        switch self {
+        case .unknownCaptionFormat: return "unknown_format"
+        case .emptyCaptionFormatList: return "no_format"
+        case .readFailed: return "read_failed"
+        case .writeFailed: return "write_failed"
+        case .notAJournal: return "not_a_journal"
+        case .corruptJournal: return "corrupt_journal"
+        case .journalInUse: return "journal_in_use"
+        case .foreignJournal: return "foreign_journal"
+        case .promptOverBudget: return "prompt_over_budget"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unknownCaptionFormat(let name):
+            return "unknown caption format '\(name)': use a comma-separated list of "
+                + CaptionFormat.allCases.map(\.rawValue).joined(separator: ", ") + ", or all"
+        case .emptyCaptionFormatList:
+            return "no caption format given: use a comma-separated list of "
+                + CaptionFormat.allCases.map(\.rawValue).joined(separator: ", ") + ", or all"
+        case .readFailed(let path, let reason):
+            return "cannot read \(path): \(reason); check that it exists and is readable"
+        case .writeFailed(let path, let reason):
+            return "cannot write \(path): \(reason); check free space and permissions of its folder"
+        case .notAJournal(let path, let detail):
+            return "\(path) is not a Vigil caption journal (\(detail)); move it away or delete it, then run again"
+        case .corruptJournal(let path, let line, let detail):
+            return "caption journal \(path) is damaged at line \(line) (\(detail)); delete it to caption the input "
+                + "again from the start"
+        case .journalInUse(let path):
+            return "caption journal \(path) is in use by another Vigil process; wait for it to finish or stop it"
+        case .foreignJournal(let path, let field, let journal, let current):
+            return "caption journal \(path) belongs to another run: its \(field) is \(journal), now it is "
+                + "\(current); delete the journal (or run without resuming) to caption the input again"
+        case .promptOverBudget(let required, let budget):
+            return "the prompt needs \(required) tokens even after dropping everything that may be dropped (system "
+                + "text, stream summary, current frames and question always stay), more than the budget of "
+                + "\(budget); raise the prompt budget or shorten the question"
+        }
+    }
+}
