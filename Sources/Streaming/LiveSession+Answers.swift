@@ -39,11 +39,15 @@ final class QuestionEntry: Sendable {
     let allowRetrieval: Bool
     let continuation: AsyncStream<AnswerUpdate>.Continuation
     let source: String
+    /// For a question asked now: frames the ingest had sampled by then (all must reach the timeline first). Nil for
+    /// a question anchored to a given media time (it waits for a later frame, or the end of the source).
+    let sampledAtAsk: Int?
 
     init(
         id: String, text: String, askedAt: Double, askedMonotonic: Double, maxTokens: Int, allowRetrieval: Bool,
-        source: String, continuation: AsyncStream<AnswerUpdate>.Continuation
+        source: String, sampledAtAsk: Int?, continuation: AsyncStream<AnswerUpdate>.Continuation
     ) {
+        self.sampledAtAsk = sampledAtAsk
         self.id = id
         self.text = text
         self.askedAt = askedAt
@@ -80,19 +84,23 @@ final class CommentaryEntry {
 private let questionCounter = Atomic<Int>(0)
 
 extension LiveSession {
-    /// Asks `question` now: it is anchored to the current media time and answered at the next chunk boundary.
-    /// The stream yields `.started`, then `.text` pieces, then `.finished` (always last, also on errors).
+    /// Asks `question` now: it is anchored to the current media time (or to media time `at`, e.g. a question
+    /// scripted for a recording) and answered at the next chunk boundary: after every frame up to that time, before
+    /// any later frame. The stream yields `.started`, then `.text` pieces, then `.finished` (always last, also on
+    /// errors).
     public nonisolated func ask(
-        _ question: String, id: String? = nil, maxTokens: Int? = nil, retrieval: Bool = true
+        _ question: String, at: Double? = nil, id: String? = nil, maxTokens: Int? = nil, retrieval: Bool = true
     ) -> AsyncStream<AnswerUpdate> {
-        let askedAt = currentMediaTime
+        let counters = ingest.counters
+        let askedAt = at ?? (counters.mediaTime ?? 0)
         let asked = MonotonicClock.seconds
         let (stream, continuation) = AsyncStream<AnswerUpdate>.makeStream()
         let number = questionCounter.wrappingAdd(1, ordering: .relaxed).newValue
         let entry = QuestionEntry(
             id: id ?? "q\(number)", text: question, askedAt: askedAt, askedMonotonic: asked,
             maxTokens: min(maxTokens ?? configuration.maxAnswerTokens, configuration.maxAnswerTokens),
-            allowRetrieval: retrieval, source: name, continuation: continuation)
+            allowRetrieval: retrieval, source: name, sampledAtAsk: at == nil ? counters.sampled : nil,
+            continuation: continuation)
         Task(priority: .high) { await self.enqueue(entry) }
         return stream
     }
@@ -128,6 +136,10 @@ extension LiveSession {
             case .frame:
                 await withCheckedContinuation { answerWaiter = $0 }
             case .question(let q):
+                guard isDue(q) else {
+                    await withCheckedContinuation { answerWaiter = $0 }
+                    continue
+                }
                 timeline.removeFirst()
                 answering = true
                 await answer(q)
@@ -146,6 +158,13 @@ extension LiveSession {
         }
     }
 
+    /// Whether every frame up to the question's time has reached the timeline (so it can be answered now).
+    func isDue(_ q: QuestionEntry) -> Bool {
+        if ingestEnded || stopped { return true }
+        if let sampled = q.sampledAtAsk { return counters.framesReceived + ingest.counters.dropped >= sampled }
+        return (lastDeliveredTime ?? -.infinity) > q.askedAt
+    }
+
     /// Whether a question is about the present moment (retrieval of old frames is skipped).
     static func isAboutNow(_ question: String) -> Bool {
         let q = " " + question.lowercased() + " "
@@ -155,37 +174,25 @@ extension LiveSession {
 
     private func answer(_ q: QuestionEntry) async {
         q.continuation.yield(.started(id: q.id, askedAt: q.askedAt))
-        let ids = prompt.questionIDs(q.text)
-        guard ids.count <= configuration.maxQuestionTokens else {
-            q.fail("the question is \(ids.count) tokens long; at most \(configuration.maxQuestionTokens) are taken")
-            return
-        }
-        let reserve = ids.count + q.maxTokens + 1
+        let prepared: StreamEngine.PreparedQuestion
         do {
-            try cache.makeRoom(for: reserve, now: q.askedAt)
+            prepared = try engine.prepareQuestion(
+                q.text, askedAt: q.askedAt, maxTokens: q.maxTokens, retrieval: q.allowRetrieval && !Self.isAboutNow(q.text))
         } catch {
-            q.fail("the question does not fit: it \(error)")
+            q.fail(error.description)
             return
         }
-        // ReKV recall: the question's queries pick evicted frames to bring back for this answer only.
-        var viewTimes: [Double] = []
-        if q.allowRetrieval && configuration.retrievalBlocks > 0 && !cache.store.blocks.isEmpty
-            && !Self.isAboutNow(q.text)
-        {
-            cache.openBlock(.view, time: q.askedAt)
-            generator.prefill(embed(ids, images: nil), queryMeans: queryMeans.floats)
-            cache.discardOpenBlock()
-            let picks = cache.store.bestMatches(
-                queryMeans: queryMeans.floats, heads: model.model.decoder.config.numAttentionHeads,
-                k: configuration.retrievalBlocks, latest: q.askedAt)
-            viewTimes = cache.spliceView(picks, reserve: reserve)
-            counters.retrievedBlocks += viewTimes.count
+        let evidence = engine.evidence(retrieved: prepared.retrievedTimes, until: q.askedAt)
+        var generation = engine.beginGeneration(
+            prefix: prepared.ids, time: q.askedAt, maxTokens: q.maxTokens, stopAtNewline: false,
+            started: q.askedMonotonic)
+        while !generation.isFinished && !stopped {
+            let piece = engine.step(&generation)
+            if !piece.isEmpty { q.continuation.yield(.text(piece)) }
+            await Task.yield()  // frames that arrived meanwhile are encoded first
         }
-        let evidence = evidenceSpans(retrieved: viewTimes, until: q.askedAt)
-        let result = await generate(
-            prefix: ids, maxTokens: q.maxTokens, stopAtNewline: false, time: q.askedAt,
-            onText: { q.continuation.yield(.text($0)) }, started: q.askedMonotonic)
-        if !viewTimes.isEmpty { cache.dropView() }
+        let result = engine.finishGeneration(&generation, cancelled: stopped)
+        if !prepared.retrievedTimes.isEmpty { engine.dropView() }
         let event = AnswerEvent(
             id: q.id, source: name, askedAt: q.askedAt, question: q.text, text: result.text,
             ttftMs: result.ttft * 1000, totalMs: (MonotonicClock.seconds - q.askedMonotonic) * 1000, evidence: evidence,
@@ -196,82 +203,6 @@ extension LiveSession {
         q.continuation.finish()
     }
 
-    /// The spans of the stream an answer sees: the window's frames up to `until`, and each retrieved frame.
-    func evidenceSpans(retrieved: [Double], until: Double) -> [TimeSpan] {
-        let step = 1 / max(configuration.fps, 0.001)
-        var spans = retrieved.map { TimeSpan(start: $0, end: $0 + step) }
-        let times = cache.chunks.map(\.time).filter { $0 <= until }
-        if let first = times.min() { spans.append(TimeSpan(start: first, end: max(until, times.max()!))) }
-        // Merge touching spans, in time order.
-        spans.sort { $0.start < $1.start }
-        var merged: [TimeSpan] = []
-        for s in spans {
-            if let last = merged.last, s.start <= last.end + 1e-9 {
-                merged[merged.count - 1].end = max(last.end, s.end)
-            } else {
-                merged.append(s)
-            }
-        }
-        return merged
-    }
-
-    /// What one generation produced.
-    struct Generated {
-        var text: String
-        var tokens: Int
-        var ttft: Double
-        var reason: StopReason
-    }
-
-    /// Prefills `prefix` as a QA block at `time`, then decodes greedily until a stop token, a newline (when asked),
-    /// `maxTokens` or the cap, closing the block with `<end_of_utterance>`. Yields to the encoder between tokens.
-    private func generate(
-        prefix: [Int], maxTokens: Int, stopAtNewline: Bool, time: Double, onText: (String) -> Void, started: Double
-    ) async -> Generated {
-        let vocab = model.model.decoder.config.vocabSize
-        cache.openBlock(.qa, time: time)
-        var logits = generator.step(embed(prefix, images: nil))
-        var detokenizer = model.tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true)
-        var out = Generated(text: "", tokens: 0, ttft: 0, reason: .maxTokens)
-        let newline = model.tokenizer.id(of: "\n") ?? model.tokenizer.id(of: "Ċ")
-        while true {
-            let id = Sampler.argmax(logits.floats, count: vocab)
-            out.tokens += 1
-            if out.tokens == 1 { out.ttft = MonotonicClock.seconds - started }
-            if stopIDs.contains(id) || (stopAtNewline && id == newline) {
-                out.reason = .stopToken
-                break
-            }
-            let piece = detokenizer.append(id)
-            if !piece.isEmpty {
-                out.text += piece
-                onText(piece)
-            }
-            if out.tokens >= maxTokens || cache.free < 2 {
-                out.reason = cache.free < 2 ? .contextFull : .maxTokens
-                _ = generator.step(embed([id], images: nil))
-                break
-            }
-            logits = generator.step(embed([id], images: nil))
-            await Task.yield()
-            if stopped {
-                out.reason = .cancelled
-                break
-            }
-        }
-        let tail = detokenizer.finish()
-        if !tail.isEmpty {
-            out.text += tail
-            onText(tail)
-        }
-        // Close the turn so the block reads "…<end_of_utterance>" when it ages into PREV_TEXT.
-        if cache.free > 0 { _ = generator.step(embed([prompt.endOfUtteranceID], images: nil)) }
-        cache.closeBlock()
-        lastCommittedKind = .qa
-        counters.answerTokens += out.tokens
-        return out
-    }
-
     // MARK: - Commentary
 
     /// After committing a frame: schedules a commentary line when the mode's trigger fires.
@@ -280,7 +211,8 @@ extension LiveSession {
         guard mode != .off else { return }
         let time = entry.frame.time
         let due = time - lastCommentaryTime >= configuration.commentaryInterval
-        let scene = mode == .scene && Double(entry.report?.changedPatchFraction ?? 0) > configuration.sceneChangeFraction
+        let scene = mode == .scene
+            && Double(entry.encoded?.report.changedPatchFraction ?? 0) > configuration.sceneChangeFraction
         guard due || scene else { return }
         if unencodedFramesCount >= configuration.maxLagFrames {
             counters.commentarySkipped += 1
@@ -299,21 +231,28 @@ extension LiveSession {
     }
 
     private var unencodedFramesCount: Int {
-        timeline.reduce(0) { n, item in if case .frame(let f) = item, f.slot == nil { return n + 1 } else { return n } }
+        timeline.reduce(0) { n, item in if case .frame(let f) = item, f.encoded == nil { return n + 1 } else { return n } }
     }
 
     private func comment(_ c: CommentaryEntry) async {
-        let ids = prompt.questionIDs(configuration.commentaryPrompt)
         let started = MonotonicClock.seconds
+        let prepared: StreamEngine.PreparedQuestion
         do {
-            try cache.makeRoom(for: ids.count + configuration.commentaryTokens + 1, now: c.time)
+            prepared = try engine.prepareQuestion(
+                configuration.commentaryPrompt, askedAt: c.time, maxTokens: configuration.commentaryTokens,
+                retrieval: false)
         } catch {
             counters.commentarySkipped += 1
             return
         }
-        let result = await generate(
-            prefix: ids, maxTokens: configuration.commentaryTokens, stopAtNewline: true, time: c.time,
-            onText: { _ in }, started: started)
+        var generation = engine.beginGeneration(
+            prefix: prepared.ids, time: c.time, maxTokens: configuration.commentaryTokens, stopAtNewline: true,
+            started: started)
+        while !generation.isFinished && !stopped {
+            _ = engine.step(&generation)
+            await Task.yield()
+        }
+        let result = engine.finishGeneration(&generation, cancelled: stopped)
         counters.commentaries += 1
         let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return }

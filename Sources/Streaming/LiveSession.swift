@@ -49,35 +49,19 @@ public actor LiveSession {
 
     // MARK: Model state (isolated)
 
-    let prompt: StreamPrompt
-    let context: ComputeContext
-    let vision: CachedFrameEncoder
-    let pruner: TokenPruner
-    let cache: StreamingKVCache
-    let generator: TextGenerator
-    let hiddenSize: Int
-    let tokensPerFrame: Int
-    /// Embeddings of the block being prefilled: [maxBlockTokens, D].
-    let embeddings: Tensor
-    let maxBlockTokens: Int
-    /// Encoder output of one frame [tokensPerFrame, D].
-    let frameTokens: Tensor
-    /// Kept tokens of encoded frames waiting to be committed (a fixed pool).
-    var tokenPool: [Tensor]
-    var freeTokenSlots: [Int]
-    /// Per-layer mean queries of a retrieval probe [L, H·Hd].
-    let queryMeans: Tensor
-    let stopIDs: Set<Int>
+    /// The model state and its steps (touched only on the compute thread).
+    let engine: StreamEngine
 
     // MARK: Timeline (isolated)
 
     /// Frames and questions in media-time order, not yet committed to the cache.
     var timeline: [TimelineItem] = []
     var answering = false
-    var lastCommittedKind: BlockKind = .sink
     var lastCommentaryTime: Double = -.infinity
     var previousFrame: (segment: Int, width: Int, height: Int)?
     var ingestEnded = false
+    /// Media time of the newest frame delivered to the timeline.
+    var lastDeliveredTime: Double?
     var ingestError: (any Error)?
     var stopped = false
     var encoderWaiter: CheckedContinuation<Void, Never>?
@@ -97,8 +81,6 @@ public actor LiveSession {
         model: VisionLanguageModel, source: String, configuration: SessionConfiguration,
         scheduler: ComputeScheduler = .shared()
     ) throws {
-        let problems = configuration.problems(tokensPerFrame: model.tokensPerFrame)
-        if !problems.isEmpty { throw SessionError.configuration(problems) }
         self.source = source
         self.model = model
         self.configuration = configuration
@@ -110,42 +92,12 @@ public actor LiveSession {
         let hub = events
         ingest = MediaIngest.frames(from: source, options: options) { event in hub.publish(event) }
 
-        do {
-            prompt = try StreamPrompt(model: model)
-        } catch {
-            throw SessionError.model(error.description)
-        }
-        let vlm = model.model
-        let decoder = vlm.decoder
-        let c = decoder.config
-        hiddenSize = c.hiddenSize
-        tokensPerFrame = vlm.tokensPerFrame
-        context = ComputeContext()
-        vision = CachedFrameEncoder(model: vlm, settings: configuration.cacher)
-        pruner = TokenPruner(settings: configuration.pruner, tokensPerFrame: tokensPerFrame, width: hiddenSize)
-        let chunkTokens = 24 + pruner.keep  // "\nUser:\nFrame from MMMM:SS:" + wrappers + image tokens
-        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + 16)
-        let store = RetrievalStore(
-            layerCount: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxTokens: chunkTokens,
-            byteCap: configuration.retrievalMiB << 20)
-        var budget = configuration.budget
-        budget.maxPositions = min(budget.maxPositions, c.maxPositionEmbeddings)
-        cache = StreamingKVCache(decoder: decoder, budget: budget, store: store)
-        generator = TextGenerator(decoder: decoder, cache: cache, context: context)
-        generator.reserve(tokens: maxBlockTokens)
-        embeddings = Tensor(zeros: [ComputeContext.bucketedRows(maxBlockTokens), hiddenSize])
-        frameTokens = Tensor(zeros: [tokensPerFrame, hiddenSize])
-        let poolSize = 64
-        let keptRows = max(1, min(configuration.pruner.keep, vlm.tokensPerFrame))
-        let width = c.hiddenSize
-        tokenPool = (0..<poolSize).map { _ in Tensor(zeros: [keptRows, width]) }
-        freeTokenSlots = Array((0..<poolSize).reversed())
-        queryMeans = Tensor(zeros: [c.numHiddenLayers, c.numAttentionHeads * c.headDim])
-        stopIDs = Set(vlm.stopTokenIDs + [prompt.endOfUtteranceID])
+        engine = try StreamEngine(model: model, configuration: configuration)
+        let reserved = engine.cache.store.reservedBytes
         statusBox.withLock {
             $0.source = name
             $0.state = .connecting
-            $0.retrievalReservedBytes = store.reservedBytes
+            $0.retrievalReservedBytes = reserved
         }
     }
 
@@ -167,7 +119,7 @@ public actor LiveSession {
 
     private func startTasks() {
         guard tasks.isEmpty, !stopped else { return }
-        prefillSink()
+        engine.prefillSink()
         let stream = ingest
         let processor = ImageProcessor(config: model.processor.preprocessor)
         // The pump: one long-lived task reads the ingest (cancelling a pending read would end the ingest).
@@ -252,6 +204,7 @@ public actor LiveSession {
             }
             guard !stopped else { return }
         }
+        lastDeliveredTime = frame.time
         let entry = FrameEntry(frame: frame)
         // A frame goes before questions asked after its time (questions enter before later frames).
         var index = timeline.count
@@ -259,18 +212,19 @@ public actor LiveSession {
         timeline.insert(.frame(entry), at: index)
         // Latency beats completeness: beyond the lag bound the oldest waiting frame goes.
         while unencodedFrames > configuration.maxLagFrames {
-            guard let oldest = timeline.firstIndex(where: { if case .frame(let f) = $0 { return f.slot == nil } else { return false } })
+            guard let oldest = timeline.firstIndex(where: { if case .frame(let f) = $0 { return f.encoded == nil } else { return false } })
             else { break }
             timeline.remove(at: oldest)
             counters.framesDroppedLag += 1
         }
         encoderWaiter?.resume()
         encoderWaiter = nil
+        commitReady()
         updateStatus()
     }
 
     private var unencodedFrames: Int {
-        timeline.reduce(0) { n, item in if case .frame(let f) = item, f.slot == nil { return n + 1 } else { return n } }
+        timeline.reduce(0) { n, item in if case .frame(let f) = item, f.encoded == nil { return n + 1 } else { return n } }
     }
 
     func ingestFinished(error: (any Error)?) {
@@ -299,13 +253,18 @@ public actor LiveSession {
                 await withCheckedContinuation { encoderWaiter = $0 }
                 continue
             }
-            guard let slot = freeTokenSlots.popLast() else {
+            guard engine.hasFreeSlot else {
                 // Every buffer holds an encoded frame waiting for an answer to finish: wait for a commit.
                 counters.encoderStalls += 1
                 await withCheckedContinuation { encoderWaiter = $0 }
                 continue
             }
-            encode(entry, slot: slot)
+            let frame = entry.frame
+            let discontinuous = frame.isDiscontinuous(after: previousFrame)
+            previousFrame = (frame.segment, frame.sourceWidth, frame.sourceHeight)
+            entry.encoded = engine.encode(frame.pixels, time: frame.time, discontinuous: discontinuous)
+            entry.pixels = nil
+            encodeRate.record(MonotonicClock.seconds)
             for w in spaceWaiters { w.resume() }
             spaceWaiters.removeAll()
             commitReady()
@@ -315,34 +274,8 @@ public actor LiveSession {
     }
 
     private func nextUnencoded() -> FrameEntry? {
-        for item in timeline { if case .frame(let f) = item, f.slot == nil { return f } }
+        for item in timeline { if case .frame(let f) = item, f.encoded == nil { return f } }
         return nil
-    }
-
-    /// Vision tower (+ cacher) → connector → pruner, into a pooled token buffer.
-    private func encode(_ entry: FrameEntry, slot: Int) {
-        let start = DispatchTime.now()
-        let frame = entry.frame
-        if frame.isDiscontinuous(after: previousFrame) {
-            vision.reset()
-            if previousFrame != nil { pruner.reset() }
-        }
-        previousFrame = (frame.segment, frame.sourceWidth, frame.sourceHeight)
-        let report = vision.encode(frame.pixels, into: frameTokens, context: context)
-        pruner.prune(frameTokens, into: tokenPool[slot])
-        entry.slot = slot
-        entry.report = report
-        entry.pixels = nil
-        let seconds = start.secondsElapsed
-        counters.framesEncoded += 1
-        counters.visionSeconds += seconds
-        counters.visionFLOPs += report.flops
-        counters.visionFullFLOPs += report.fullFLOPs
-        if report.isReference { counters.referenceFrames += 1 }
-        counters.tokensKept += pruner.keep
-        counters.tokensSeen += tokensPerFrame
-        counters.recordEncoded(seconds: seconds)
-        encodeRate.record(MonotonicClock.seconds)
     }
 
     // MARK: - Commit (timeline order)
@@ -352,10 +285,14 @@ public actor LiveSession {
         while !answering, let head = timeline.first {
             switch head {
             case .frame(let f):
-                guard let slot = f.slot else { return }
+                guard let encoded = f.encoded else { return }
                 timeline.removeFirst()
-                commit(f, tokens: tokenPool[slot])
-                freeTokenSlots.append(slot)
+                if engine.commit(encoded) {
+                    commitLag.record(MonotonicClock.seconds - f.frame.receivedAt)
+                    maybeScheduleCommentary(after: f)
+                } else {
+                    Log.warning("\(name): frame at \(MediaTime(seconds: f.frame.time)) skipped: no room in the cache")
+                }
                 encoderWaiter?.resume()
                 encoderWaiter = nil
             case .question, .commentary:
@@ -365,58 +302,6 @@ public actor LiveSession {
             }
         }
         if timeline.isEmpty { checkIdle() }
-    }
-
-    /// Evicts at the chunk boundary, then appends CHUNK(t) by incremental prefill.
-    private func commit(_ entry: FrameEntry, tokens: Tensor) {
-        let start = DispatchTime.now()
-        let time = entry.frame.time
-        let ids = prompt.chunkIDs(time: time, imageTokens: pruner.keep, reopensTurn: lastCommittedKind == .qa)
-        do {
-            try cache.makeRoom(for: ids.count, now: time)
-        } catch {
-            counters.framesDroppedCapacity += 1
-            Log.warning("\(name): frame at \(MediaTime(seconds: time)) skipped: the cache \(error)")
-            return
-        }
-        let rows = embed(ids, images: tokens)
-        cache.openBlock(.chunk, time: time)
-        generator.prefill(rows)
-        cache.closeBlock()
-        lastCommittedKind = .chunk
-        counters.framesCommitted += 1
-        counters.lastCommittedTime = time
-        commitLag.record(MonotonicClock.seconds - entry.frame.receivedAt)
-        counters.prefillSeconds += start.secondsElapsed
-        counters.prefillTokens += ids.count
-        maybeScheduleCommentary(after: entry)
-    }
-
-    /// Token embeddings of `ids` with the `<image>` rows replaced, in order, by `images` rows.
-    func embed(_ ids: [Int], images: Tensor?) -> Tensor {
-        precondition(ids.count <= maxBlockTokens, "block of \(ids.count) tokens")
-        let rows = embeddings.rows(0..<ids.count)
-        model.model.decoder.embed(ids, into: rows)
-        if let images {
-            var k = 0
-            let d = hiddenSize
-            for (i, id) in ids.enumerated() where id == prompt.imageTokenID {
-                (rows.floats + i * d).update(from: images.floats + k * d, count: d)
-                k += 1
-            }
-        }
-        return rows
-    }
-
-    // MARK: - Sink
-
-    private func prefillSink() {
-        let ids = prompt.sinkIDs(instruction: configuration.instruction, system: configuration.systemPrompt)
-        let clipped = Array(ids.prefix(maxBlockTokens))
-        counters.sinkTokenIDs = clipped
-        cache.openBlock(.sink, time: 0)
-        generator.prefill(embed(clipped, images: nil))
-        cache.closeBlock()
     }
 
     // MARK: - Status
@@ -431,13 +316,16 @@ public actor LiveSession {
         counters.commitLagP95 = commitLag.quantile(0.95)
         counters.commitLagMax = commitLag.maximum
         let c = counters
+        let cache = engine.cache
         var kinds: [(String, Int)] = []
         for kind in BlockKind.allCases { kinds.append((kind.rawValue, cache.tokens(of: kind))) }
         let store = cache.store
+        let stats = engine.stats
         let ingestCounters = ingest.counters
         let pendingQuestions = timeline.reduce(0) { n, i in if case .question = i { return n + 1 } else { return n } }
         rates.record(time: MonotonicClock.seconds, decoded: ingestCounters.decoded, sampled: ingestCounters.sampled)
         let (fpsIn, fpsSampled) = rates.rates
+        let primitives = engine.context.primitiveCount
         statusBox.withLock { s in
             s.fpsIn = fpsIn
             s.fpsSampled = fpsSampled
@@ -448,11 +336,12 @@ public actor LiveSession {
             s.reconnects = ingestCounters.reconnects
             s.stalls = ingestCounters.stalls
             s.counters = c
+            s.engine = stats
             s.kvTokens = cache.count
             s.kvByKind = kinds
-            s.maxPositionSeen = max(s.maxPositionSeen, cache.count)
             s.computedTokens = cache.storage.computedTokens
             s.appendedTokens = cache.appendedTokens
+            s.probeTokens = cache.probeTokens
             s.viewTokens = cache.viewTokens
             s.evictedBlocks = cache.evictedBlocks
             s.retrievalBlocks = store.blocks.count
@@ -460,11 +349,13 @@ public actor LiveSession {
             s.retrievalThinned = store.thinnedBlocks
             s.questionsPending = pendingQuestions + (answering ? 1 : 0)
             s.windowShrinks = cache.windowShrinks
-            s.matmulPrimitives = context.primitiveCount
-            if s.state == .connecting && ingestCounters.decoded > 0 { s.state = .live }
-            if s.state == .connecting && !isLive { s.state = .live }
+            s.matmulPrimitives = primitives
+            if s.state == .connecting && (ingestCounters.decoded > 0 || !isLive) { s.state = .live }
         }
     }
+
+    /// The cache's layout now (diagnostics and tests).
+    public func inspectCache() -> CacheInspection { engine.inspect() }
 
     /// Publishes a status event with the session's figures.
     nonisolated func publishStatus() {
@@ -503,12 +394,11 @@ struct PreparedFrame: Sendable {
     }
 }
 
-/// A frame in the timeline: waiting for the encoder, then holding its kept tokens in pool slot `slot`.
+/// A frame in the timeline: waiting for the encoder, then encoded (its kept tokens in an engine pool slot).
 final class FrameEntry {
     let frame: PreparedFrame
     var pixels: Tensor?
-    var slot: Int?
-    var report: VisionFrameReport?
+    var encoded: EncodedFrame?
     init(frame: PreparedFrame) {
         self.frame = frame
         pixels = frame.pixels

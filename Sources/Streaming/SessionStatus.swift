@@ -4,37 +4,18 @@
 import Foundation
 import VigilCore
 
-/// Running totals of a session (kept on the compute thread, copied into each status snapshot).
+/// Running totals of a session's timeline (kept on the compute thread, copied into each status snapshot); the model
+/// side's figures are `EngineStats`.
 public struct SessionCounters: Sendable, Equatable {
     public var framesReceived = 0
-    public var framesEncoded = 0
-    public var framesCommitted = 0
     /// Frames dropped because the encoder was more than `maxLagFrames` behind (live sources).
     public var framesDroppedLag = 0
-    /// Frames skipped because the cache had no room even after eviction.
-    public var framesDroppedCapacity = 0
     public var encoderStalls = 0
-    public var referenceFrames = 0
-    public var visionSeconds = 0.0
-    public var visionFLOPs = 0.0
-    public var visionFullFLOPs = 0.0
-    public var tokensKept = 0
-    public var tokensSeen = 0
-    public var prefillSeconds = 0.0
-    public var prefillTokens = 0
-    public var lastCommittedTime: Double?
     public var questionsAnswered = 0
-    public var answerTokens = 0
-    public var retrievedBlocks = 0
     public var commentaries = 0
     public var commentarySkipped = 0
     public var lastTTFT: Double?
     public var lastAnswerSeconds: Double?
-    /// The sink's token ids (for the sink-pinning check).
-    public var sinkTokenIDs: [Int] = []
-    /// Vision seconds and frames after the first two (which create primitives and fault memory in).
-    public var visionSecondsSteady = 0.0
-    public var framesSteady = 0
     /// Frames encoded per second recently.
     public var processedFPS = 0.0
     /// Seconds from a frame's arrival to its chunk being in the cache: median, 95th percentile, largest.
@@ -42,25 +23,10 @@ public struct SessionCounters: Sendable, Equatable {
     public var commitLagP95 = 0.0
     public var commitLagMax = 0.0
 
-    mutating func recordEncoded(seconds: Double) {
-        if framesEncoded > 2 {
-            visionSecondsSteady += seconds
-            framesSteady += 1
-        }
-    }
-
     mutating func recordAnswer(ttft: Double, total: Double) {
         lastTTFT = ttft
         lastAnswerSeconds = total
     }
-
-    /// Mean vision seconds per frame after warm-up.
-    public var visionSecondsPerFrame: Double {
-        framesSteady > 0 ? visionSecondsSteady / Double(framesSteady) : (framesEncoded > 0 ? visionSeconds / Double(framesEncoded) : 0)
-    }
-
-    /// Share of vision FLOPs the cacher saved.
-    public var visionFLOPsSaved: Double { visionFullFLOPs > 0 ? 1 - visionFLOPs / visionFullFLOPs : 0 }
 }
 
 /// A snapshot of a session.
@@ -76,14 +42,14 @@ public struct SessionStatus: Sendable, Equatable {
     public var reconnects = 0
     public var stalls = 0
     public var counters = SessionCounters()
+    public var engine = EngineStats()
     public var kvTokens = 0
     public var kvByKind: [(String, Int)] = []
-    /// The largest KV token count seen.
-    public var maxPositionSeen = 0
     /// Tokens the model computed into the cache (prefill and decode) and tokens appended to it (C14).
     public var computedTokens = 0
     public var appendedTokens = 0
     public var viewTokens = 0
+    public var probeTokens = 0
     public var evictedBlocks = 0
     public var windowShrinks = 0
     public var retrievalBlocks = 0
@@ -99,27 +65,28 @@ public struct SessionStatus: Sendable, Equatable {
     public init() {}
 
     public static func == (a: SessionStatus, b: SessionStatus) -> Bool {
-        a.event.json == b.event.json && a.counters == b.counters
+        a.event.json == b.event.json && a.counters == b.counters && a.engine == b.engine
     }
 
     /// Every dropped frame, whatever the reason.
-    public var framesDropped: Int { framesDroppedIngest + counters.framesDroppedLag + counters.framesDroppedCapacity }
+    public var framesDropped: Int { framesDroppedIngest + counters.framesDroppedLag + engine.framesSkippedForRoom }
 
     /// How far processing is behind the newest decoded frame (media seconds).
     public var lagSeconds: Double {
         guard let now = mediaTime else { return 0 }
-        return max(0, now - (counters.lastCommittedTime ?? now))
+        return max(0, now - (engine.lastCommittedTime ?? now))
     }
 
     /// The status as a C2 event.
     public var event: StatusEvent {
         let c = counters
+        let e = engine
         let figures = SessionFigures(
             fpsIn: fpsIn, fpsSampled: fpsSampled, fpsProcessed: c.processedFPS, lagSeconds: lagSeconds,
-            framesProcessed: c.framesCommitted, kvTokens: kvTokens, kvByKind: kvByKind,
+            framesProcessed: e.framesCommitted, kvTokens: kvTokens, kvByKind: kvByKind,
             retrievalBytes: retrievalReservedBytes, retrievalBlocks: retrievalBlocks,
-            visionFLOPsSaved: c.visionFLOPsSaved,
-            visualTokensKeptRatio: c.tokensSeen > 0 ? Double(c.tokensKept) / Double(c.tokensSeen) : 1,
+            visionFLOPsSaved: e.visionFLOPsSaved,
+            visualTokensKeptRatio: e.tokensSeen > 0 ? Double(e.tokensKept) / Double(e.tokensSeen) : 1,
             questionsAnswered: c.questionsAnswered, questionsPending: questionsPending,
             rssBytes: ProcessMemory.residentBytes)
         return StatusEvent(

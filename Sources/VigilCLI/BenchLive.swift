@@ -36,8 +36,6 @@ extension BenchCommand {
 
         var samples: [JSONValue] = []
         var rss: [(wall: Double, bytes: Int)] = []
-        var kvAfterWarmup: [Int] = []
-        var maxKV = 0
         var nextSample = 0.0
         var asked: [Task<JSONValue, Never>] = []
         var pendingQuestions = questions[...]
@@ -46,8 +44,6 @@ extension BenchCommand {
             let status = session.status
             let wall = clock.secondsElapsed
             let media = status.mediaTime ?? 0
-            maxKV = max(maxKV, status.kvTokens)
-            if wall >= 120 { kvAfterWarmup.append(status.kvTokens) }
             while let q = pendingQuestions.first, media >= q.time {
                 pendingQuestions.removeFirst()
                 let updates = session.ask(q.text)
@@ -68,7 +64,7 @@ extension BenchCommand {
                 rss.append((wall, bytes))
                 samples.append(.object([
                     ("wall_s", .double(wall)), ("media_s", .double(media)), ("rss_bytes", .int(bytes)),
-                    ("kv_tokens", .int(status.kvTokens)), ("processed", .int(status.counters.framesCommitted)),
+                    ("kv_tokens", .int(status.kvTokens)), ("processed", .int(status.engine.framesCommitted)),
                     ("dropped", .int(status.framesDropped)),
                 ]))
                 if !json { progress(WatchView.describe(status, detailed: false).trimmingCharacters(in: .newlines)) }
@@ -76,7 +72,7 @@ extension BenchCommand {
             }
             let ended = status.state == .ended || status.state == .failed
             if let seconds, media >= seconds { break }
-            if ended && status.questionsPending == 0 && status.counters.framesCommitted >= status.framesSampled
+            if ended && status.questionsPending == 0 && status.engine.framesCommitted >= status.framesSampled
                 - status.framesDropped
             {
                 break
@@ -96,64 +92,72 @@ extension BenchCommand {
         }
 
         let c = last.counters
+        let e = last.engine
         let mediaSeconds = (last.mediaTime ?? 0)
-        let cachedSeconds = c.visionSecondsPerFrame
+        let cachedSeconds = e.visionSecondsPerFrame
         func meanRSS(_ range: ClosedRange<Double>) -> Double? {
             let values = rss.filter { range.contains($0.wall) }.map { Double($0.bytes) }
             return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
         }
         let secondMinute = meanRSS(60...120)
         let lastMinute = meanRSS(max(0, wallSeconds - 60)...wallSeconds + 1)
-        let kvMean = kvAfterWarmup.isEmpty ? nil : Double(kvAfterWarmup.reduce(0, +)) / Double(kvAfterWarmup.count)
-        let report: JSONValue = .object([
-            ("source", .string(source)),
-            ("model", .string(vlm.name)), ("precision", .string(precision.rawValue)), ("threads", .int(threads)),
-            ("fps", .double(configuration.fps)), ("cache_interval", .int(configuration.cacher.interval)),
-            ("update_ratio", .double(configuration.cacher.updateRatio)), ("keep_tokens", .int(configuration.pruner.keep)),
+        let perFrame = { (v: Double) in e.framesEncoded > 0 ? v / Double(e.framesEncoded) : 0 }
+        let wallSaved: Double? = fullSeconds.map { $0 > 0 ? 1 - cachedSeconds / $0 : 0 }
+        let rssChange: Double? = secondMinute.flatMap { s in lastMinute.map { $0 / s - 1 } }
+        let settings: [(String, JSONValue)] = [
+            ("source", .string(source)), ("model", .string(vlm.name)), ("precision", .string(precision.rawValue)),
+            ("threads", .int(threads)), ("fps", .double(configuration.fps)),
+            ("cache_interval", .int(configuration.cacher.interval)),
+            ("update_ratio", .double(configuration.cacher.updateRatio)),
+            ("keep_tokens", .int(configuration.pruner.keep)),
+        ]
+        let frames: [(String, JSONValue)] = [
             ("wall_s", .double(wallSeconds)), ("media_s", .double(mediaSeconds)),
-            ("frames_sampled", .int(last.framesSampled)), ("frames_processed", .int(c.framesCommitted)),
-            ("processed_fps", .double(mediaSeconds > 0 ? Double(c.framesCommitted) / mediaSeconds : 0)),
+            ("frames_sampled", .int(last.framesSampled)), ("frames_processed", .int(e.framesCommitted)),
+            ("processed_fps", .double(mediaSeconds > 0 ? Double(e.framesCommitted) / mediaSeconds : 0)),
             ("dropped", .object([
                 ("total", .int(last.framesDropped)), ("ingest", .int(last.framesDroppedIngest)),
-                ("lag", .int(c.framesDroppedLag)), ("capacity", .int(c.framesDroppedCapacity)),
+                ("lag", .int(c.framesDroppedLag)), ("capacity", .int(e.framesSkippedForRoom)),
             ])),
             ("lag_s", .object([
                 ("p50", .double(c.commitLagP50)), ("p95", .double(c.commitLagP95)), ("max", .double(c.commitLagMax)),
             ])),
-            ("vision", .object([
-                ("flops_per_frame", .double(c.framesEncoded > 0 ? c.visionFLOPs / Double(c.framesEncoded) : 0)),
-                ("full_flops_per_frame", .double(c.framesEncoded > 0 ? c.visionFullFLOPs / Double(c.framesEncoded) : 0)),
-                ("flops_saved", .double(c.visionFLOPsSaved)),
-                ("s_per_frame", .double(cachedSeconds)),
-                ("s_per_frame_full", .double(fullSeconds)),
-                ("wall_saved", .double(fullSeconds.map { $0 > 0 ? 1 - cachedSeconds / $0 : 0 })),
-                ("reference_frames", .int(c.referenceFrames)),
-            ])),
-            ("pruner", .object([
-                ("tokens_kept", .int(c.tokensKept)), ("tokens_seen", .int(c.tokensSeen)),
-                ("kept_ratio", .double(c.tokensSeen > 0 ? Double(c.tokensKept) / Double(c.tokensSeen) : 1)),
-            ])),
-            ("kv", .object([
-                ("max_tokens", .int(maxKV)), ("cap", .int(configuration.budget.maxPositions)),
-                ("mean_after_2min", .double(kvMean)),
-                ("min_after_2min", .int(kvAfterWarmup.min())), ("max_after_2min", .int(kvAfterWarmup.max())),
-                ("final_by_kind", .object(last.kvByKind.map { ($0.0, .int($0.1)) })),
-                ("evicted_blocks", .int(last.evictedBlocks)),
-                ("computed_tokens", .int(last.computedTokens)), ("appended_tokens", .int(last.appendedTokens)),
-                ("matmul_primitives", .int(last.matmulPrimitives)),
-            ])),
-            ("retrieval", .object([
-                ("blocks", .int(last.retrievalBlocks)), ("reserved_bytes", .int(last.retrievalReservedBytes)),
-                ("thinned", .int(last.retrievalThinned)),
-            ])),
-            ("questions", .array(answers)),
-            ("rss", .object([
-                ("second_minute_bytes", .double(secondMinute)), ("last_minute_bytes", .double(lastMinute)),
-                ("last_vs_second_minute", .double(secondMinute.flatMap { s in lastMinute.map { $0 / s - 1 } })),
-                ("final_bytes", .int(finalRSS)), ("peak_bytes", .int(ProcessMemory.peakResidentBytes)),
-            ])),
-            ("samples", .array(samples)),
+        ]
+        let vision: JSONValue = .object([
+            ("flops_per_frame", .double(perFrame(e.visionFLOPs))),
+            ("full_flops_per_frame", .double(perFrame(e.visionFullFLOPs))),
+            ("flops_saved", .double(e.visionFLOPsSaved)), ("s_per_frame", .double(cachedSeconds)),
+            ("s_per_frame_full", .double(fullSeconds)), ("wall_saved", .double(wallSaved)),
+            ("reference_frames", .int(e.referenceFrames)),
         ])
+        let pruner: JSONValue = .object([
+            ("tokens_kept", .int(e.tokensKept)), ("tokens_seen", .int(e.tokensSeen)),
+            ("kept_ratio", .double(e.tokensSeen > 0 ? Double(e.tokensKept) / Double(e.tokensSeen) : 1)),
+        ])
+        let kv: JSONValue = .object([
+            ("max_tokens", .int(e.kvMaxEver)), ("cap", .int(configuration.budget.maxPositions)),
+            ("steady_mean", .double(e.kvSteadyMean)),
+            ("steady_min", .int(e.kvSteadyCount > 0 ? e.kvSteadyMin : nil)),
+            ("steady_max", .int(e.kvSteadyCount > 0 ? e.kvSteadyMax : nil)),
+            ("final_by_kind", .object(last.kvByKind.map { ($0.0, .int($0.1)) })),
+            ("evicted_blocks", .int(last.evictedBlocks)),
+            ("computed_tokens", .int(last.computedTokens)), ("appended_tokens", .int(last.appendedTokens)),
+            ("probe_tokens", .int(last.probeTokens)), ("matmul_primitives", .int(last.matmulPrimitives)),
+        ])
+        let memory: JSONValue = .object([
+            ("second_minute_bytes", .double(secondMinute)), ("last_minute_bytes", .double(lastMinute)),
+            ("last_vs_second_minute", .double(rssChange)), ("final_bytes", .int(finalRSS)),
+            ("peak_bytes", .int(ProcessMemory.peakResidentBytes)),
+        ])
+        let retrieval: JSONValue = .object([
+            ("blocks", .int(last.retrievalBlocks)), ("reserved_bytes", .int(last.retrievalReservedBytes)),
+            ("thinned", .int(last.retrievalThinned)),
+        ])
+        let report: JSONValue = .object(
+            settings + frames + [
+                ("vision", vision), ("pruner", pruner), ("kv", kv), ("retrieval", retrieval),
+                ("questions", .array(answers)), ("rss", memory), ("samples", .array(samples)),
+            ])
         if json {
             Console.json(report)
         } else {

@@ -337,24 +337,26 @@ final class WatchView: Sendable {
 
     static func describe(_ s: SessionStatus, detailed: Bool) -> String {
         let c = s.counters
-        let line = "· \(clock(s.mediaTime ?? 0)) \(s.state.rawValue) · \(number(c.processedFPS)) fps processed"
-            + " · lag \(seconds(s.lagSeconds)) · dropped \(s.framesDropped) · kv \(s.kvTokens)"
-            + " · saved \(Int((c.visionFLOPsSaved * 100).rounded()))% vision FLOPs\n"
+        let e = s.engine
+        let saved = Int((e.visionFLOPsSaved * 100).rounded())
+        var line = "· \(clock(s.mediaTime ?? 0)) \(s.state.rawValue) · \(number(c.processedFPS)) fps processed"
+        line += " · lag \(seconds(s.lagSeconds)) · dropped \(s.framesDropped) · kv \(s.kvTokens)"
+        line += " · saved \(saved)% vision FLOPs\n"
         guard detailed else { return line }
         let kinds = s.kvByKind.filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
-        let perFrame = c.visionSecondsPerFrame
-        return line
-            + "  frames: \(s.framesDecoded) decoded, \(s.framesSampled) sampled, \(c.framesEncoded) encoded, "
-            + "\(c.framesCommitted) in the cache; dropped \(s.framesDroppedIngest) at ingest, "
-            + "\(c.framesDroppedLag) behind, \(c.framesDroppedCapacity) for room\n"
-            + "  vision: \(seconds(perFrame))/frame, \(c.referenceFrames) reference frames, "
-            + "\(Int((c.visionFLOPsSaved * 100).rounded()))% FLOPs saved; pruner keeps "
-            + "\(c.tokensSeen > 0 ? Int((Double(c.tokensKept) / Double(c.tokensSeen) * 100).rounded()) : 100)% of tokens\n"
-            + "  kv: \(s.kvTokens) tokens (\(kinds)); \(s.evictedBlocks) blocks evicted; "
-            + "retrieval store \(s.retrievalBlocks) blocks (\(s.retrievalReservedBytes >> 20) MiB reserved)\n"
-            + "  questions: \(c.questionsAnswered) answered, \(s.questionsPending) waiting"
-            + (c.lastTTFT.map { "; last ttft \(seconds($0))" } ?? "") + "\n"
-            + "  memory: \(ProcessMemory.residentBytes >> 20) MiB resident\n"
+        let kept = e.tokensSeen > 0 ? Int((Double(e.tokensKept) / Double(e.tokensSeen) * 100).rounded()) : 100
+        var out = line
+        out += "  frames: \(s.framesDecoded) decoded, \(s.framesSampled) sampled, \(e.framesEncoded) encoded, "
+        out += "\(e.framesCommitted) in the cache; dropped \(s.framesDroppedIngest) at ingest, "
+        out += "\(c.framesDroppedLag) behind, \(e.framesSkippedForRoom) for room\n"
+        out += "  vision: \(seconds(e.visionSecondsPerFrame))/frame, \(e.referenceFrames) reference frames, "
+        out += "\(saved)% FLOPs saved; pruner keeps \(kept)% of tokens\n"
+        out += "  kv: \(s.kvTokens) tokens (\(kinds)); \(s.evictedBlocks) blocks evicted; retrieval store "
+        out += "\(s.retrievalBlocks) blocks (\(s.retrievalReservedBytes >> 20) MiB reserved)\n"
+        out += "  questions: \(c.questionsAnswered) answered, \(s.questionsPending) waiting"
+        out += (c.lastTTFT.map { "; last ttft \(seconds($0))" } ?? "") + "\n"
+        out += "  memory: \(ProcessMemory.residentBytes >> 20) MiB resident\n"
+        return out
     }
 
     /// mm:ss, or h:mm:ss past an hour.

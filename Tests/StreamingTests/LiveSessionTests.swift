@@ -38,7 +38,7 @@ import VigilCore
             }
         }
         let status = await session.stop()
-        #expect(status.counters.framesCommitted == 12)
+        #expect(status.engine.framesCommitted == 12)
         #expect(status.framesDropped == 0)
         let answer = try #require(finished)
         #expect(answer.error == nil)

@@ -187,13 +187,34 @@ public final class CachedFrameEncoder {
 
     // MARK: - FLOPs
 
+    /// GEMM and attention FLOPs of one frame of `config`'s tower and connector: a full pass, and a cached frame
+    /// recomputing `selected` of the patches. Per layer (P patches, S selected, D hidden, I MLP width):
+    ///   full    2·P·D·3D (q|k|v) + 4·P²·D (attention) + 2·P·D² (out) + 4·P·D·I (MLP)
+    ///   cached  2·P·D² (k of all) + 2·2·S·D² (q, v) + 4·S·P·D + 2·S·D² + 4·S·D·I
+    /// plus the patch embedding (each frame) and the connector.
+    public static func frameFLOPs(_ config: SmolVLMConfig, selected: Int) -> (full: Double, cached: Double) {
+        let v = config.visionConfig
+        let grid = v.imageSize / max(1, v.patchSize)
+        let (p, s, d, i) = (Double(grid * grid), Double(selected), Double(v.hiddenSize), Double(v.intermediateSize))
+        let patchDim = Double(v.numChannels * v.patchSize * v.patchSize)
+        let scale = Double(config.scaleFactor * config.scaleFactor)
+        let connector = 2 * (p / scale) * (d * scale) * Double(config.textConfig.hiddenSize)
+        let layers = Double(v.numHiddenLayers)
+        let fullLayer = 2 * p * d * 3 * d + 4 * p * p * d + 2 * p * d * d + 4 * p * d * i
+        let cachedLayer = 2 * p * d * d + 2 * 2 * s * d * d + 4 * s * p * d + 2 * s * d * d + 4 * s * d * i
+        let embedding = 2 * p * patchDim * d
+        return (embedding + layers * fullLayer + connector, embedding + layers * cachedLayer + connector)
+    }
+
     /// GEMM and attention FLOPs of a full pass.
-    public var fullFLOPs: Double {
+    public var fullFLOPs: Double { Self.frameFLOPs(model.config, selected: selectedCount).full }
+
+    /// GEMM and attention FLOPs of a cached frame.
+    public var cachedFrameFLOPs: Double { Self.frameFLOPs(model.config, selected: selectedCount).cached }
+
+    private var patchEmbeddingFLOPs: Double {
         let c = model.vision.config
-        let (p, d, i) = (Double(patchCount), Double(c.hiddenSize), Double(c.intermediateSize))
-        let patchDim = Double(c.numChannels * c.patchSize * c.patchSize)
-        let perLayer = 2 * p * d * 3 * d + 4 * p * p * d + 2 * p * d * d + 4 * p * d * i
-        return 2 * p * patchDim * d + Double(model.vision.layers.count) * perLayer + connectorFLOPs
+        return 2 * Double(patchCount) * Double(c.numChannels * c.patchSize * c.patchSize) * Double(c.hiddenSize)
     }
 
     private var connectorFLOPs: Double {
@@ -203,15 +224,7 @@ public final class CachedFrameEncoder {
 
     /// FLOPs of one cached layer.
     private var cachedLayerFLOPs: Double {
-        let c = model.vision.config
-        let (p, s, d, i) = (Double(patchCount), Double(selectedCount), Double(c.hiddenSize), Double(c.intermediateSize))
-        return 2 * p * d * d + 2 * 2 * s * d * d + 4 * s * p * d + 2 * s * d * d + 4 * s * d * i
-    }
-
-    private var fullLayerFLOPs: Double {
-        let c = model.vision.config
-        let (p, d, i) = (Double(patchCount), Double(c.hiddenSize), Double(c.intermediateSize))
-        return 2 * p * d * 3 * d + 4 * p * p * d + 2 * p * d * d + 4 * p * d * i
+        (cachedFrameFLOPs - patchEmbeddingFLOPs - connectorFLOPs) / Double(max(1, model.vision.layers.count))
     }
 
     // MARK: - Encoding
@@ -258,7 +271,7 @@ public final class CachedFrameEncoder {
         if reason == nil {
             embeddings.copy(from: ws.hidden)
             var abandoned = false
-            var spent = 2 * Double(patchCount) * Double(patchDim) * Double(c.hiddenSize)
+            var spent = patchEmbeddingFLOPs
             for l in 0..<vision.layers.count {
                 let meanCosine = cachedLayer(l, context: context)
                 spent += cachedLayerFLOPs
@@ -274,7 +287,7 @@ public final class CachedFrameEncoder {
                 // A scene cut: start again from the embeddings as a reference frame.
                 ws.hidden.copy(from: embeddings)
                 reason = .keyChange
-                report.flops = spent - 2 * Double(patchCount) * Double(patchDim) * Double(c.hiddenSize)
+                report.flops = spent - patchEmbeddingFLOPs
             } else {
                 report.flops = spent + connectorFLOPs
                 report.recomputedPatches = selectedCount
