@@ -1,11 +1,14 @@
 // swift-tools-version:6.0
 //
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
-// libraries through system library targets (FFmpeg, oneDNN). Dependencies point one way, top to bottom:
+// libraries through system library targets (FFmpeg, oneDNN, libmicrohttpd, OpenSSL's libcrypto). Dependencies point
+// one way, top to bottom:
 //
 //   CFFmpeg ─────────────► MediaIngest ─┐
 //   CDNNL, CKernels ─────► Kernels ─────┤
+//   CCrypto ──► VigilCrypto ──┐         │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
 import PackageDescription
 
@@ -26,6 +29,8 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CKernels",
             cSettings: optimisedC,
@@ -37,7 +42,10 @@ let package = Package(
         .target(name: "MediaIngest", dependencies: ["CFFmpeg", "VigilCore"]),
         .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
-        .target(name: "ModelHub", dependencies: ["VigilCore"]),
+        .target(name: "VigilCrypto", dependencies: ["CCrypto"]),
+        .target(name: "ModelHub", dependencies: ["VigilCrypto", "VigilCore"]),
+        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "VigilCrypto", "VigilCore"]),
+        .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(name: "VigilCLI", dependencies: ["MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
@@ -48,11 +56,15 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .executableTarget(
             name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
+        // Test-only: a server with one `/health` route, for scripts/benchmarks/http-health (wrk).
+        .executableTarget(name: "HTTPHealthServer", dependencies: ["HTTPServer", "VigilCore"], path: "Tests/HTTPHealthServer"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
+        .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
-        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
