@@ -100,7 +100,9 @@ public struct HTTPResponse: Sendable {
     ) -> HTTPResponse {
         var headers = headers
         headers["Content-Type"] = contentType
-        let body = StreamProducer(isEventStream: false) { channel in try await producer(HTTPBodyWriter(channel: channel)) }
+        let body = StreamProducer(isEventStream: false) { channel in
+            try await producer(HTTPBodyWriter(channel: channel))
+        }
         return HTTPResponse(status: status, headers: headers, body: Body(kind: .stream(body)))
     }
 }

@@ -81,7 +81,8 @@ public struct HTTPRouter: Sendable {
                 precondition(names.insert(name).inserted, "route pattern \(pattern): parameter \(name) used twice")
                 segments.append(.parameter(name))
             } else {
-                precondition(!part.contains("{") && !part.contains("}"), "route pattern \(pattern): bad segment \(part)")
+                precondition(
+                    !part.contains("{") && !part.contains("}"), "route pattern \(pattern): bad segment \(part)")
                 segments.append(.literal(String(part)))
             }
         }

@@ -64,7 +64,9 @@ final class RequestContext: @unchecked Sendable {
         if core.isStopping {
             return reject(.unavailable("the server is stopping", retryAfter: configuration.retryAfterSeconds))
         }
-        let urlLength = request.path.utf8.count + request.query.items.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+        let urlLength =
+            request.path.utf8.count
+            + request.query.items.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
         if urlLength > configuration.maxURLLength {
             return reject(
                 HTTPError(
@@ -76,7 +78,8 @@ final class RequestContext: @unchecked Sendable {
             return reject(
                 HTTPError(
                     status: 431, code: .headersTooLarge,
-                    message: "the request headers are larger than this server accepts (\(configuration.maxHeaderBytes) bytes)"))
+                    message: "the request headers are larger than this server accepts "
+                        + "(\(configuration.maxHeaderBytes) bytes)"))
         }
         if !core.isPublic(request.path) && !core.isAuthorized(request.headers["Authorization"]) {
             return reject(.unauthorized())
@@ -94,7 +97,7 @@ final class RequestContext: @unchecked Sendable {
             if length > configuration.maxRequestBodyBytes {
                 return reject(.payloadTooLarge(limit: configuration.maxRequestBodyBytes))
             }
-            request.body.reserveCapacity(length)
+            request.body.reserveCapacity(min(length, 1 << 20))
         }
         return .YES
     }
@@ -227,10 +230,11 @@ final class RequestContext: @unchecked Sendable {
             if core.reserveStream() {
                 newStream = StreamState(producer: producer)
             } else {
-                response = HTTPError.tooManyRequests(
-                    "this server already has \(core.configuration.maxStreams) streams open; try again later",
-                    retryAfter: core.configuration.retryAfterSeconds
-                ).response
+                response =
+                    HTTPError.tooManyRequests(
+                        "this server already has \(core.configuration.maxStreams) streams open; try again later",
+                        retryAfter: core.configuration.retryAfterSeconds
+                    ).response
             }
         }
         let accepted: Bool = lock.withLock { _ in

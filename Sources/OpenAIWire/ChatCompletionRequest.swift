@@ -100,7 +100,8 @@ public struct ChatCompletionRequest: Decodable, Sendable, Equatable {
             maxTokens = value
         } else if let value = try c.decodeIfPresent(Int.self, forKey: .maxTokens) {
             guard value >= 1 else {
-                throw DecodingError.dataCorruptedError(forKey: .maxTokens, in: c, debugDescription: "must be at least 1")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .maxTokens, in: c, debugDescription: "must be at least 1")
             }
             maxTokens = value
         } else {

@@ -66,13 +66,17 @@ private final class DigestState: @unchecked Sendable {
     let context: OpaquePointer
 
     init() {
-        guard let context = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL EVP_MD_CTX_new failed (out of memory)") }
+        guard let context = EVP_MD_CTX_new() else {
+            preconditionFailure("OpenSSL EVP_MD_CTX_new failed (out of memory)")
+        }
         precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "OpenSSL EVP_DigestInit_ex(SHA-256) failed")
         self.context = context
     }
 
     private init(copying other: DigestState) {
-        guard let context = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL EVP_MD_CTX_new failed (out of memory)") }
+        guard let context = EVP_MD_CTX_new() else {
+            preconditionFailure("OpenSSL EVP_MD_CTX_new failed (out of memory)")
+        }
         precondition(EVP_MD_CTX_copy_ex(context, other.context) == 1, "OpenSSL EVP_MD_CTX_copy_ex failed")
         self.context = context
     }

@@ -1,6 +1,6 @@
 // HTTP health server (test-only executable) for scripts/benchmarks/http-health and manual checks: serves
 // `GET /health` (a fixed JSON object, through the whole handler path: suspend, Swift task, resume) plus a few
-// routes to poke at by hand, prints `port <n>` once listening, and stops on SIGINT/SIGTERM or when stdin closes.
+// routes to poke at by hand, prints `port <n>` once listening, and stops on SIGINT or SIGTERM.
 //
 // Usage: HTTPHealthServer [--port N] [--threads N]
 
@@ -33,7 +33,9 @@ router.get("/events") { request in
         }
     }
 }
-router.post("/echo") { request in .bytes(request.body, contentType: request.headers["Content-Type"] ?? "application/octet-stream") }
+router.post("/echo") { request in
+    .bytes(request.body, contentType: request.headers["Content-Type"] ?? "application/octet-stream")
+}
 
 let server = HTTPServer(configuration: configuration, router: router)
 do {
@@ -50,10 +52,6 @@ let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
     source.setEventHandler { server.stop() }
     source.resume()
     return source
-}
-DispatchQueue.global().async {
-    while FileHandle.standardInput.availableData.count > 0 {}
-    server.stop()
 }
 await server.waitUntilStopped()
 _ = signals

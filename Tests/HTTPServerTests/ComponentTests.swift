@@ -24,7 +24,9 @@ import VigilCore
         guard case .found(let handler, let parameters) = router().resolve(method, path) else { return "none" }
         let response = try await handler(HTTPRequest(method: method, path: path))
         let body = String(decoding: response.body.data ?? Data(), as: UTF8.self)
-        return body + (parameters.isEmpty ? "" : " " + parameters.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: ","))
+        return body
+            + (parameters.isEmpty
+                ? "" : " " + parameters.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: ","))
     }
 
     @Test func mostSpecificPatternWins() async throws {
@@ -83,7 +85,9 @@ import VigilCore
             case .failure(let error): return "\(error.status) \(error.code.rawValue): \(error.message)"
             }
         }
-        #expect(message("{\"items\":[1,\"x\"]}") == "400 bad_request: field 'items[1]' of the request body must be a number")
+        #expect(
+            message("{\"items\":[1,\"x\"]}") == "400 bad_request: field 'items[1]' of the request body must be a number"
+        )
         #expect(message("{}") == "400 bad_request: the request body lacks the field 'items'")
         #expect(message("{\"items\":null}").hasPrefix("400 bad_request: field 'items' of the request body must be"))
         #expect(message("not json") == "400 bad_request: the request body is not valid JSON")
@@ -95,7 +99,8 @@ import VigilCore
         let error = HTTPError.methodNotAllowed(.post, path: "/health", allowed: [.get, .head])
         #expect(
             error.json.serialized()
-                == "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"/health does not accept POST; use GET, HEAD\"}}")
+                == "{\"error\":{\"code\":\"method_not_allowed\","
+                + "\"message\":\"/health does not accept POST; use GET, HEAD\"}}")
         let response = error.response
         #expect(response.status == 405 && response.headers["Allow"] == "GET, HEAD")
         #expect(response.headers["Content-Type"] == "application/json")
@@ -125,7 +130,8 @@ import VigilCore
             "vigil_frames_decoded_total", help: "Frames decoded.\nPer source \\ camera.", labelNames: ["source"])
         let kv = metrics.gauge("vigil_kv_tokens", help: "KV cache tokens.", labelNames: ["source", "tier"])
         _ = metrics.counter("vigil_frames_sampled_total", help: "Frames sampled.")
-        let ttft = metrics.histogram("vigil_question_ttft_seconds", help: "Time to first token.", buckets: [0.1, 0.5, 1])
+        let ttft = metrics.histogram(
+            "vigil_question_ttft_seconds", help: "Time to first token.", buckets: [0.1, 0.5, 1])
         let lag = metrics.gauge("vigil_ingest_lag_seconds", help: "Wall time minus media time.")
         metrics.onCollect { lag.set(0.25) }
         frames.increment(labels: ["source": "cam1"])
@@ -204,7 +210,8 @@ import VigilCore
                 .imageURL("http://x/y.png", detail: nil),
             ])
         #expect(request.messages[2].content.isEmpty)
-        let minimal = try decode("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5}")
+        let minimal = try decode(
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5}")
         #expect(!minimal.stream && !minimal.includeUsage && minimal.maxTokens == 5 && minimal.stop.isEmpty)
     }
 
@@ -223,7 +230,9 @@ import VigilCore
         #expect(
             message("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}")
                 .contains("unsupported content part type 'input_audio'"))
-        #expect(message("{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}").contains("unknown role 'robot'"))
+        #expect(
+            message("{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}").contains(
+                "unknown role 'robot'"))
         #expect(
             message("{\"model\":\"m\",\"temperature\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
                 .contains("'temperature'"))
@@ -231,21 +240,25 @@ import VigilCore
 
     @Test func responseShapes() {
         let completion = ChatCompletion(
-            id: "chatcmpl-1", created: 7, model: "m", content: "Hi.", usage: ChatUsage(promptTokens: 3, completionTokens: 2))
+            id: "chatcmpl-1", created: 7, model: "m", content: "Hi.",
+            usage: ChatUsage(promptTokens: 3, completionTokens: 2))
         #expect(
             completion.json.serialized()
-                == "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":7,\"model\":\"m\",\"choices\":[{\"index\":0,"
-                + "\"message\":{\"role\":\"assistant\",\"content\":\"Hi.\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                == "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":7,\"model\":\"m\","
+                + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hi.\"},"
+                + "\"logprobs\":null,\"finish_reason\":\"stop\"}],"
                 + "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}")
         let chunks = ChatCompletionChunks(id: "chatcmpl-2", created: 8, model: "m", includeUsage: true)
         let head = "{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":8,\"model\":\"m\","
         #expect(
             chunks.role().serialized()
-                == head + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,"
+                == head
+                + "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,"
                 + "\"finish_reason\":null}],\"usage\":null}")
         #expect(
             chunks.content("a").serialized()
-                == head + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"logprobs\":null,\"finish_reason\":null}],"
+                == head
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"logprobs\":null,\"finish_reason\":null}],"
                 + "\"usage\":null}")
         #expect(
             chunks.finish(.length).serialized()
@@ -257,6 +270,7 @@ import VigilCore
         #expect(!ChatCompletionChunks(model: "m").content("a").serialized().contains("usage"))
         #expect(
             ModelList([.init(id: "stream:cam1", created: 5)]).json.serialized()
-                == "{\"object\":\"list\",\"data\":[{\"id\":\"stream:cam1\",\"object\":\"model\",\"created\":5,\"owned_by\":\"vigil\"}]}")
+                == "{\"object\":\"list\",\"data\":[{\"id\":\"stream:cam1\",\"object\":\"model\",\"created\":5,"
+                + "\"owned_by\":\"vigil\"}]}")
     }
 }

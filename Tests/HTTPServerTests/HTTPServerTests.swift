@@ -6,8 +6,8 @@
 import Foundation
 import HTTPServer
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 import VigilCore
 
 /// What handlers saw, for assertions.
@@ -56,7 +56,10 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
         let server = try startServer { router in
             router.get("/health") { _ in .json(.object([("status", .string("ok"))])) }
             router.get("/v1/sources/{id}") { request in
-                .json(.object([("id", .string(request.pathParameters["id"] ?? "")), ("q", .string(request.query["q"] ?? ""))]))
+                .json(
+                    .object([
+                        ("id", .string(request.pathParameters["id"] ?? "")), ("q", .string(request.query["q"] ?? "")),
+                    ]))
             }
         }
         defer { server.stop() }
@@ -138,9 +141,11 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
         let hugeURL = try await Curl.get(server.port, "/echo?x=" + String(repeating: "a", count: 100_000))
         #expect((400..<500).contains(hugeURL.status), "MHD's own limit: \(hugeURL.status)")
 
-        let bigHeader = try await Curl.get(server.port, "/echo", ["-H", "X-Big: " + String(repeating: "b", count: 5000)])
+        let bigHeader = try await Curl.get(
+            server.port, "/echo", ["-H", "X-Big: " + String(repeating: "b", count: 5000)])
         #expect(bigHeader.status == 431 && bigHeader.errorCode == "headers_too_large")
-        let hugeHeader = try await Curl.get(server.port, "/echo", ["-H", "X-Big: " + String(repeating: "b", count: 100_000)])
+        let hugeHeader = try await Curl.get(
+            server.port, "/echo", ["-H", "X-Big: " + String(repeating: "b", count: 100_000)])
         #expect((400..<500).contains(hugeHeader.status), "MHD's own limit: \(hugeHeader.status)")
 
         // Still serving after all that.
@@ -206,7 +211,9 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
             }
         }
         defer { server.stop() }
-        let curl = try CurlProcess(["-N", "-H", "Last-Event-ID: 41", "http://127.0.0.1:\(server.port)/v1/sources/cam1/events"])
+        let curl = try CurlProcess([
+            "-N", "-H", "Last-Event-ID: 41", "http://127.0.0.1:\(server.port)/v1/sources/cam1/events",
+        ])
         #expect(await curl.waitForOutput { $0.contains("id: 43") })
         let result = Curl.parse(curl.output(), exitCode: 0)
         #expect(result.status == 200)
@@ -308,7 +315,8 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
     @Test func staticFilesWithoutTraversal() async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("static-\(UUID().uuidString)")
         let root = base.appendingPathComponent("www")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("sub"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: base) }
         let files = [
             "index.html": "<h1>vigil</h1>", "app.js": "console.log(1)", "style.css": "body{}", "logo.svg": "<svg/>",
@@ -337,8 +345,10 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
         }
         let png = try await Curl.get(server.port, "/ui/pixel.png")
         #expect(png.headers["Content-Type"] == "image/png" && png.headers["Content-Length"] == "4")
-        for path in ["/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/sub/../../secret.txt", "/ui/link.txt",
-                     "/ui/.hidden", "/ui/missing.js", "/ui/..%2fsecret.txt"] {
+        for path in [
+            "/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/sub/../../secret.txt", "/ui/link.txt",
+            "/ui/.hidden", "/ui/missing.js", "/ui/..%2fsecret.txt",
+        ] {
             let result = try await Curl.get(server.port, path, ["--path-as-is"])
             #expect(result.status == 404 && !result.body.contains("secret\""), "\(path)")
             #expect(!result.body.contains(base.path), "\(path)")

@@ -7,8 +7,8 @@
 import Foundation
 import HTTPServer
 import OpenAIWire
-import Testing
 import TestSupport
+import Testing
 import VigilCore
 
 /// The virtual environment's Python with `openai` installed, when there is one.
@@ -116,7 +116,8 @@ func stubOpenAIRoutes(_ router: inout HTTPRouter, recorder: Recorder) {
                 openai.OpenAI(base_url=sys.argv[1], api_key="wrong", max_retries=0).models.list()
                 print("no error")
             except openai.AuthenticationError as e:
-                print(json.dumps({"status": e.status_code, "code": e.body.get("code") if isinstance(e.body, dict) else None}))
+                code = e.body.get("code") if isinstance(e.body, dict) else None
+                print(json.dumps({"status": e.status_code, "code": code}))
             """
         let lines = try await runPython(script, baseURL: "http://127.0.0.1:\(server.port)/v1")
             .split(separator: "\n").map(String.init)

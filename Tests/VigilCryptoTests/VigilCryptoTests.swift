@@ -14,7 +14,9 @@ import VigilCrypto
         hasher.update(data[1234...])
         #expect(hasher.finalize() == SHA256.hash(data))
         #expect(partial == SHA256.hexDigest(of: data[..<1234]))
-        #expect(SHA256.hexDigest(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256.hexDigest(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
     }
 
     @Test func copiesAreIndependent() {
@@ -30,7 +32,8 @@ import VigilCrypto
     @Test func hmacRFC4231() {
         // Test case 1: key = 20 × 0x0b, data = "Hi There".
         #expect(
-            Hex.encode(HMACSHA256.authenticationCode(for: Data("Hi There".utf8), key: [UInt8](repeating: 0x0b, count: 20)))
+            Hex.encode(
+                HMACSHA256.authenticationCode(for: Data("Hi There".utf8), key: [UInt8](repeating: 0x0b, count: 20)))
                 == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
         // Test case 2: key = "Jefe", data = "what do ya want for nothing?".
         let code = HMACSHA256.authenticationCode(for: Data("what do ya want for nothing?".utf8), key: Data("Jefe".utf8))
