@@ -75,6 +75,26 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
         #expect(head.headers["Content-Length"] == "15")
     }
 
+    @Test func manyRequestsOverKeepAliveAndInParallel() async throws {
+        let server = try startServer { router in
+            router.get("/n/{i}") { request in
+                await Task.yield()
+                return .text("<\(request.pathParameters["i"] ?? "")>")
+            }
+        }
+        defer { server.stop() }
+        let urls = (0..<300).map { "http://127.0.0.1:\(server.port)/n/\($0)" }
+        // One curl, one connection reused for every request (keep-alive), then 16 connections at once.
+        let sequential = try await Curl.run(urls)
+        #expect(sequential.exitCode == 0)
+        let parallel = try await Curl.run(["--parallel", "--parallel-max", "16"] + urls)
+        #expect(parallel.exitCode == 0)
+        for result in [sequential, parallel] {
+            #expect(result.status == 200)
+            for i in 0..<300 { #expect(result.body.contains("<\(i)>"), "request \(i)") }
+        }
+    }
+
     @Test func notFoundAndMethodNotAllowedAreJSON() async throws {
         let server = try startServer { router in
             router.get("/v1/models") { _ in .json(.object([])) }
