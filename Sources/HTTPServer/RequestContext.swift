@@ -385,7 +385,8 @@ final class RequestContext: @unchecked Sendable {
 
     // MARK: - Completion and stop
 
-    /// MHD reports the request complete (sent, failed, timed out, or shut down). Network thread.
+    /// MHD reports the request complete (sent, failed, timed out, or shut down). Network thread: the stream slot and
+    /// the registry entry are released here, the tasks are cancelled and `onTermination` runs on Swift concurrency.
     func close(completedNormally: Bool) {
         var task: Task<Void, Never>?
         var ended: StreamEnd?
@@ -404,13 +405,17 @@ final class RequestContext: @unchecked Sendable {
             stream.onTermination = nil
             stream.task = nil
         }
-        task?.cancel()
-        if let ended {
-            ended.producer?.cancel()
-            core.releaseStream()
-            ended.handler?(ended.reason)
-        }
+        if ended != nil { core.releaseStream() }
         core.unregister(self)
+        // Cancellation handlers and `onTermination` are the application's code: not on this network thread.
+        if task != nil || ended != nil {
+            let (task, ended) = (task, ended)
+            Task.detached {
+                task?.cancel()
+                ended?.producer?.cancel()
+                if let ended { ended.handler?(ended.reason) }
+            }
+        }
     }
 
     private struct StreamEnd: Sendable {

@@ -68,7 +68,8 @@ public struct SSEWriter: Sendable {
     /// Bytes written but not yet sent to the client.
     public var bufferedByteCount: Int { channel.context.bufferedByteCount }
 
-    /// Runs `handler` once when the stream ends, with the reason (at once if it already has).
+    /// Runs `handler` once when the stream ends, with the reason (at once if it already has); never on a network
+    /// thread.
     public func onTermination(_ handler: @escaping @Sendable (HTTPStreamTermination) -> Void) {
         channel.context.onTermination(handler)
     }
@@ -103,7 +104,8 @@ public struct HTTPBodyWriter: Sendable {
     /// Bytes written but not yet sent to the client.
     public var bufferedByteCount: Int { channel.context.bufferedByteCount }
 
-    /// Runs `handler` once when the stream ends, with the reason (at once if it already has).
+    /// Runs `handler` once when the stream ends, with the reason (at once if it already has); never on a network
+    /// thread.
     public func onTermination(_ handler: @escaping @Sendable (HTTPStreamTermination) -> Void) {
         channel.context.onTermination(handler)
     }

@@ -394,7 +394,8 @@ func countingStream(_ request: HTTPRequest, recorder: Recorder, count: Int = 3) 
         server.stop()
         #expect(!server.isRunning)
         #expect(server.activeStreamCount == 0)
-        #expect(recorder.entries.filter { $0 == "terminated:serverStopped" }.count == 2)
+        #expect(await eventually { recorder.entries.filter { $0 == "terminated:serverStopped" }.count == 2 })
+        #expect(await eventually { recorder.entries.filter { $0 == "cancelled" }.count == 2 })
         for client in streams + [slow] { #expect(await eventually { client.hasExited }) }
         server.stop()  // idempotent
         await server.waitUntilStopped()
