@@ -6,8 +6,8 @@
 //
 //   CFFmpeg ─────────────► MediaIngest ─┐
 //   CDNNL, CKernels ─────► Kernels ─────┤
-//   CCrypto ──► VigilCrypto ──┐         │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
 import PackageDescription
