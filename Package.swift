@@ -1,12 +1,15 @@
 // swift-tools-version:6.0
 //
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
-// libraries through system library targets (FFmpeg, oneDNN). Dependencies point one way, top to bottom:
+// libraries through system library targets (FFmpeg, oneDNN, libmicrohttpd, OpenSSL's libcrypto). Dependencies point
+// one way, top to bottom:
 //
 //   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
 //   CDNNL, CKernels ─────► Kernels ─────┐                   │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
 //   VigilCore ──► Memory ───────────────────────────────────┘
+//   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
+//   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
 //   Memory: caption files, caption journal, BM25 text index, prompt budget
@@ -30,6 +33,8 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CKernels",
             cSettings: optimisedC,
@@ -41,8 +46,11 @@ let package = Package(
         .target(name: "MediaIngest", dependencies: ["CFFmpeg", "VigilCore"]),
         .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
-        .target(name: "ModelHub", dependencies: ["VigilCore"]),
+        .target(name: "VigilCrypto", dependencies: ["CCrypto"]),
+        .target(name: "ModelHub", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "Memory", dependencies: ["VigilCore"]),
+        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "VigilCrypto", "VigilCore"]),
+        .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
         .target(
@@ -58,11 +66,15 @@ let package = Package(
             name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
         // Test-only: appends to a caption journal until the crash test kills it (SIGKILL).
         .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
+        // Test-only: a server with one `/health` route, for scripts/benchmarks/http-health (wrk).
+        .executableTarget(name: "HTTPHealthServer", dependencies: ["HTTPServer", "VigilCore"], path: "Tests/HTTPHealthServer"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
+        .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
-        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "TestSupport"]),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "TestSupport", "JournalProbe"]),

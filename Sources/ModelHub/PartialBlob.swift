@@ -6,6 +6,7 @@
 
 import Foundation
 import Glibc
+import VigilCrypto
 
 /// A partial download on disk. Not thread-safe: used by one transfer at a time.
 final class PartialBlob: @unchecked Sendable {

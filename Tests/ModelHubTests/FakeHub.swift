@@ -15,6 +15,7 @@
 import Foundation
 import Synchronization
 import TestSupport
+import VigilCrypto
 
 @testable import ModelHub
 

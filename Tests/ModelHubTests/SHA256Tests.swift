@@ -1,7 +1,9 @@
-// The SHA-256 that checks LFS downloads, against FIPS 180-4 test vectors, fed whole and in pieces.
+// The SHA-256 that checks LFS downloads (VigilCrypto's, over OpenSSL), against FIPS 180-4 test vectors, fed whole
+// and in pieces.
 
 import Foundation
 import Testing
+import VigilCrypto
 
 @testable import ModelHub
 
