@@ -1,11 +1,12 @@
 // swift-tools-version:6.0
 //
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
-// libraries through system library targets (FFmpeg, oneDNN). Dependencies point one way, top to bottom:
+// libraries through system library targets (FFmpeg, oneDNN, libedit). Dependencies point one way, top to bottom:
 //
 //   CFFmpeg ─────────────► MediaIngest ─┐
 //   CDNNL, CKernels ─────► Kernels ─────┤
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► VigilCLI ──► vigil
+//   CEdit ───────────────────────────────────────────────┘
 //
 import PackageDescription
 
@@ -26,6 +27,7 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(
             name: "CKernels",
             cSettings: optimisedC,
@@ -39,7 +41,8 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "ModelHub", dependencies: ["VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
-        .target(name: "VigilCLI", dependencies: ["MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
+        .target(
+            name: "VigilCLI", dependencies: ["CEdit", "MediaIngest", "SmolVLM", "ModelHub", "Tokenization", "VigilCore"]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
         // MARK: - Tests
@@ -48,12 +51,14 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .executableTarget(
             name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
+        // Test-only: the terminal input line on a counter and a streamed answer; LineEditorTests drive it in tmux.
+        .executableTarget(name: "LineEditorDemo", dependencies: ["VigilCLI"], path: "Tests/LineEditorDemo"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
-        .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
+        .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil", "LineEditorDemo"]),
     ]
 )
