@@ -94,6 +94,22 @@ import Testing
     }
 
     @Test(.enabled(if: Tmux.isInstalled || Fixtures.isCI, "tmux is not installed: run scripts/setup"))
+    func anUnreadableHistoryFileIsReportedAndLeftAlone() throws {
+        let tmux = try Tmux()
+        defer { tmux.stop() }
+        let history = tmux.directory.appendingPathComponent("history")
+        try Data("not a history file\n".utf8).write(to: history)
+        try tmux.startDemo(historyFile: history)
+        _ = try tmux.waitFor("the warning naming the file, then the prompt") {
+            $0.lines.joined().contains("cannot read the history file") && $0.lastLine == ">"
+        }
+        try tmux.type("quit")
+        try tmux.keys("Enter")
+        _ = try tmux.waitFor("the demo to quit with status 0") { $0.lines.contains("status=0") }
+        #expect(try String(contentsOf: history, encoding: .utf8) == "not a history file\n")
+    }
+
+    @Test(.enabled(if: Tmux.isInstalled || Fixtures.isCI, "tmux is not installed: run scripts/setup"))
     func streamedAnswerWrapsIntactAboveTheInput() throws {
         let tmux = try Tmux()
         defer { tmux.stop() }

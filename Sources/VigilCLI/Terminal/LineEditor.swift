@@ -35,13 +35,12 @@ public final class LineEditor: @unchecked Sendable {
     /// True when standard input and standard output are both terminals (the editor needs both).
     public static var isAvailable: Bool { isatty(0) == 1 && isatty(1) == 1 }
 
-    /// `$XDG_STATE_HOME/vigil/watch_history` (default `~/.local/state/vigil/watch_history`).
+    /// `${VIGIL_CACHE:-~/.cache/vigil}/watch_history` (its folder is created when the first line is saved).
     public static var defaultHistoryFile: URL {
-        let environment = ProcessInfo.processInfo.environment
-        let state =
-            environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state")
-        return state.appendingPathComponent("vigil/watch_history")
+        let cache =
+            ProcessInfo.processInfo.environment["VIGIL_CACHE"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/vigil")
+        return cache.appendingPathComponent("watch_history")
     }
 
     /// Each line the user enters (Enter), in order, without its newline; finishes on Ctrl-D at an empty line, at
@@ -51,7 +50,8 @@ public final class LineEditor: @unchecked Sendable {
     private let core: EditorCore
 
     /// Takes over the terminal and shows `prompt`. `historyFile` is loaded (if it exists) and rewritten after
-    /// every entered line (nil = no history file; Up/Down still recall this session's lines).
+    /// every entered line (nil = no history file; Up/Down still recall this session's lines). A file libedit cannot
+    /// read is reported with a warning and left as it is. Throws if stdin or stdout is not a terminal.
     public init(prompt: String, historyFile: URL?) throws {
         guard isatty(0) == 1 else { throw LineEditorError.notATerminal("standard input") }
         guard isatty(1) == 1 else { throw LineEditorError.notATerminal("standard output") }
@@ -88,8 +88,6 @@ public enum LineEditorError: UserFacingError, Equatable {
     case alreadyActive
     /// libedit or the terminal could not be set up.
     case cannotStart(String)
-    /// The history file exists but libedit cannot read it.
-    case unreadableHistory(path: String)
 
     public var description: String {
         switch self {
@@ -100,9 +98,6 @@ public enum LineEditorError: UserFacingError, Equatable {
             return "an input line is already active on this terminal (close it before starting another)"
         case .cannotStart(let reason):
             return "cannot set up the terminal input line: \(reason)"
-        case .unreadableHistory(let path):
-            return "cannot read the history file \(path): it is not a libedit history file (it must start with "
-                + "_HiStOrY_V2_); move it away or choose another file"
         }
     }
 }
@@ -116,7 +111,9 @@ private final class EditorCore: @unchecked Sendable {
     private let closeRequested = Atomic<Bool>(false)
     private let finished = DispatchGroup()
     private let continuation: AsyncStream<String>.Continuation
-    private let historyFile: URL?
+    /// Where entered lines are saved; nil without a history file, or when the file could not be read (it is then
+    /// left as it is).
+    private var historyFile: URL?
     /// The wake-up pipe (read end polled by the reader thread); nil once closed, so close() never writes to a
     /// file descriptor number that has been reused.
     private let wakePipe = Mutex<(read: Int32, write: Int32)?>(nil)
@@ -198,10 +195,13 @@ private final class EditorCore: @unchecked Sendable {
         self.history = history
         _ = vce_history_set_size(history, 1000)
         _ = vce_history_set_unique(history, 1)
-        if let historyFile, FileManager.default.fileExists(atPath: historyFile.path) {
-            guard vce_history_load(history, historyFile.path) >= 0 else {
-                throw LineEditorError.unreadableHistory(path: historyFile.path)
-            }
+        if let historyFile, FileManager.default.fileExists(atPath: historyFile.path),
+            vce_history_load(history, historyFile.path) < 0
+        {
+            historyWarning = "cannot read the history file \(historyFile.path): it is not a libedit history file (it "
+                + "must start with _HiStOrY_V2_); history is kept for this session only and the file is left as it is "
+                + "(move it away to start a new one)"
+            self.historyFile = nil
         }
 
         _ = vce_set_editor(editLine, "emacs")
@@ -224,6 +224,12 @@ private final class EditorCore: @unchecked Sendable {
         Console.setTerminalSink { [weak self] text, fd in
             guard let self else { return writeAll(fd, text) }
             self.consoleWrite(text, fd: fd)
+        }
+        if let warning = lock.withLock({ () -> String? in
+            defer { historyWarning = nil }
+            return historyWarning
+        }) {
+            Log.warning(warning)  // drawn above the input line, through the sink
         }
         handleSignal(SIGWINCH) { $0.resize() }
         // Ctrl-Z: give the terminal back before stopping, take it again on SIGCONT. Not when SIGTSTP is ignored
