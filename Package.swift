@@ -1,13 +1,14 @@
 // swift-tools-version:6.0
 //
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
-// libraries through system library targets (FFmpeg, oneDNN, libmicrohttpd, OpenSSL's libcrypto). Dependencies point
-// one way, top to bottom:
+// libraries through system library targets (FFmpeg, oneDNN, libedit, libmicrohttpd, OpenSSL's
+// libcrypto). Dependencies point one way, top to bottom:
 //
 //   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
 //   CDNNL, CKernels ─────► Kernels ─────┐                   │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
 //   VigilCore ──► Memory ───────────────────────────────────┘
+//   CEdit ──► VigilCLI (the input line of vigil watch)
 //   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
@@ -35,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(
             name: "CKernels",
             cSettings: optimisedC,
@@ -55,7 +57,7 @@ let package = Package(
         .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
         .target(
             name: "VigilCLI",
-            dependencies: ["Streaming", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore"]),
+            dependencies: ["CEdit", "Streaming", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore"]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
         // MARK: - Tests
@@ -68,6 +70,8 @@ let package = Package(
         .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
         // Test-only: a server with one `/health` route, for scripts/benchmarks/http-health (wrk).
         .executableTarget(name: "HTTPHealthServer", dependencies: ["HTTPServer", "VigilCore"], path: "Tests/HTTPHealthServer"),
+        // Test-only: the terminal input line on a counter and a streamed answer; LineEditorTests drive it in tmux.
+        .executableTarget(name: "LineEditorDemo", dependencies: ["VigilCLI"], path: "Tests/LineEditorDemo"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),
