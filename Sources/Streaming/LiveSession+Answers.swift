@@ -113,15 +113,9 @@ extension LiveSession {
             q.fail("the session has stopped")
             return
         }
-        // Before the first frame later than the question (frames up to its time are answered with).
-        var index = timeline.count
-        for (i, item) in timeline.enumerated() {
-            if case .frame(let f) = item, f.frame.time > q.askedAt {
-                index = i
-                break
-            }
-        }
-        timeline.insert(.question(q), at: index)
+        // Before the first frame or question later than it: frames up to its time are answered with, and questions
+        // keep their media-time order whatever order their tasks reach the actor in.
+        timeline.insert(.question(q), at: insertionIndex(for: q.askedAt))
         commitReady()
         updateStatus()
     }
@@ -146,6 +140,7 @@ extension LiveSession {
                 answering = false
                 counters.questionsAnswered += 1
                 commitReady()
+                wakeEncoder()
                 updateStatus()
             case .commentary(let c):
                 timeline.removeFirst()
@@ -153,9 +148,28 @@ extension LiveSession {
                 await comment(c)
                 answering = false
                 commitReady()
+                wakeEncoder()
                 updateStatus()
             }
         }
+    }
+
+    func wakeEncoder() {
+        encoderWaiter?.resume()
+        encoderWaiter = nil
+    }
+
+    /// Where an item of media time `time` goes: before the first frame, question or comment later than it.
+    func insertionIndex(for time: Double) -> Int {
+        for (i, item) in timeline.enumerated() {
+            switch item {
+            case .frame(let f) where f.frame.time > time: return i
+            case .question(let other) where other.askedAt > time: return i
+            case .commentary(let c) where c.time > time: return i
+            default: continue
+            }
+        }
+        return timeline.count
     }
 
     /// Whether every frame up to the question's time has reached the timeline (so it can be answered now).
@@ -220,14 +234,7 @@ extension LiveSession {
         }
         let since = lastCommentaryTime.isFinite ? lastCommentaryTime : max(0, time - configuration.commentaryInterval)
         lastCommentaryTime = time
-        var index = timeline.count
-        for (i, item) in timeline.enumerated() {
-            if case .frame(let f) = item, f.frame.time > time {
-                index = i
-                break
-            }
-        }
-        timeline.insert(.commentary(CommentaryEntry(time: time, since: since)), at: index)
+        timeline.insert(.commentary(CommentaryEntry(time: time, since: since)), at: insertionIndex(for: time))
     }
 
     private var unencodedFramesCount: Int {

@@ -253,6 +253,12 @@ public actor LiveSession {
                 await withCheckedContinuation { encoderWaiter = $0 }
                 continue
             }
+            // A file read at full speed always has a next frame; encoding ahead of a question whose turn has come
+            // would only delay its answer (live frames, in contrast, must be encoded as they arrive).
+            if !isPaced && questionIsWaitingAtHead {
+                await withCheckedContinuation { encoderWaiter = $0 }
+                continue
+            }
             guard engine.hasFreeSlot else {
                 // Every buffer holds an encoded frame waiting for an answer to finish: wait for a commit.
                 counters.encoderStalls += 1
@@ -270,6 +276,19 @@ public actor LiveSession {
             commitReady()
             updateStatus()
             await Task.yield()
+        }
+    }
+
+    /// Live sources and real-time replays: frames arrive at the stream's pace.
+    var isPaced: Bool { isLive || configuration.realtime == true }
+
+    /// Whether an answer is running or the head of the timeline is a question or comment due now.
+    private var questionIsWaitingAtHead: Bool {
+        if answering { return true }
+        switch timeline.first {
+        case .question(let q): return isDue(q)
+        case .commentary: return true
+        default: return false
         }
     }
 
@@ -427,5 +446,22 @@ public enum SessionError: Error, CustomStringConvertible, Sendable, UserFacingEr
         case .configuration(let problems): return "bad session settings: " + problems.joined(separator: "; ")
         case .model(let text): return text
         }
+    }
+}
+
+extension LiveSession {
+    /// A one-line account of the timeline and waits (diagnostics).
+    public func debugDescription() -> String {
+        let items = timeline.prefix(8).map { item -> String in
+            switch item {
+            case .frame(let f): return "f\(f.frame.time)\(f.encoded == nil ? "" : "*")"
+            case .question(let q): return "q\(q.askedAt)"
+            case .commentary(let c): return "c\(c.time)"
+            }
+        }
+        return "timeline \(timeline.count) [\(items.joined(separator: " "))] answering=\(answering) "
+            + "encoderWaiting=\(encoderWaiter != nil) answerWaiting=\(answerWaiter != nil) "
+            + "spaceWaiters=\(spaceWaiters.count) freeSlot=\(engine.hasFreeSlot) ended=\(ingestEnded) "
+            + "delivered=\(lastDeliveredTime ?? -1) committed=\(engine.stats.framesCommitted)"
     }
 }

@@ -35,7 +35,7 @@ import VigilCore
         c.retrievalMiB = 2
         c.pruner.keep = 3
         c.statusInterval = 3600
-        c.budget = CacheBudget(maxPositions: 1024, visionWindowSeconds: 16, minimumWindowSeconds: 4, textSink: 64, textWindow: 64)
+        c.budget = CacheBudget(maxPositions: 1024, visionWindowSeconds: 16, minimumWindowSeconds: 4, textSink: 16, textWindow: 16)
         c.maxAnswerTokens = 16
         c.maxQuestionTokens = 64
         return c
@@ -51,6 +51,17 @@ import VigilCore
         var streams: [(Double, AsyncStream<AnswerUpdate>)] = []
         for t in times { streams.append((t, session.ask("what is moving?", at: t))) }
         session.start()
+        // Diagnostics only: if the session stops making progress, say where it stands.
+        let watchdog = Task {
+            var last = -1
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 30_000_000_000)
+                let committed = session.status.engine.framesCommitted
+                if committed == last { print("no progress in 30 s:", await session.debugDescription()) }
+                last = committed
+            }
+        }
+        defer { watchdog.cancel() }
         var answers: [AnswerEvent] = []
         for (_, stream) in streams {
             for await update in stream { if case .finished(let a) = update { answers.append(a) } }
