@@ -65,7 +65,8 @@ let package = Package(
         // Test-only: counts every allocation of the probe process (interposes malloc); never linked into vigil.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .executableTarget(
-            name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
+            name: "AllocationProbe", dependencies: ["SmolVLM", "Streaming", "Kernels", "CMallocCounter"],
+            path: "Tests/AllocationProbe"),
         // Test-only: appends to a caption journal until the crash test kills it (SIGKILL).
         .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
         // Test-only: a server with one `/health` route, for scripts/benchmarks/http-health (wrk).

@@ -71,6 +71,7 @@ public final class RetrievalStore {
         let slots = base == nil ? 0 : slotCount
         representatives = .allocate(capacity: max(1, slots * layerCount * kvHeads * headDim))
         freeSlots = Array((0..<slots).reversed())
+        freeSlots.reserveCapacity(slots)
         blocks.reserveCapacity(slots)
         scores = .allocate(capacity: max(1, slots))
         queryGrouped = .allocate(capacity: max(1, kvHeads * headDim))
@@ -120,21 +121,21 @@ public final class RetrievalStore {
         addedBlocks += 1
     }
 
-    /// Frees every second block of the oldest half.
+    /// Frees every second block of the oldest half (in place: no allocation).
     private func thin() {
         let half = blocks.count / 2
         guard half > 0 else { return }
-        var kept: [StoredBlock] = []
-        kept.reserveCapacity(blocks.count)
-        for (i, block) in blocks.enumerated() {
+        var write = 0
+        for i in 0..<blocks.count {
             if i < half && i % 2 == 1 {
-                freeSlots.append(block.slot)
+                freeSlots.append(blocks[i].slot)
                 thinnedBlocks += 1
             } else {
-                kept.append(block)
+                blocks[write] = blocks[i]
+                write += 1
             }
         }
-        blocks = kept
+        blocks.removeLast(blocks.count - write)
     }
 
     /// The `k` blocks (by index into `blocks`, oldest first) whose representative keys best match the per-layer mean

@@ -78,6 +78,8 @@ public final class StreamEngine {
     private var sinkFingerprint: [UInt16] = []
     /// Frame-level statistics.
     public private(set) var stats = EngineStats()
+    /// The ids of the chunk being committed (capacity kept from chunk to chunk).
+    private var chunkIDs: [Int] = []
 
     /// Allocates every buffer of a session for `model` under `configuration`.
     public init(model: VisionLanguageModel, configuration: SessionConfiguration) throws {
@@ -118,6 +120,7 @@ public final class StreamEngine {
         queryMeans = Tensor(zeros: [c.numHiddenLayers, c.numAttentionHeads * c.headDim])
         stopIDs = Set(vlm.stopTokenIDs + [prompt.endOfUtteranceID])
         newlineID = model.tokenizer.id(of: "\n") ?? model.tokenizer.id(of: "Ċ")
+        chunkIDs.reserveCapacity(maxBlockTokens)
     }
 
     // MARK: - Sink
@@ -177,7 +180,9 @@ public final class StreamEngine {
     public func commit(_ frame: EncodedFrame) -> Bool {
         defer { freeSlots.append(frame.slot) }
         let start = DispatchTime.now()
-        let ids = prompt.chunkIDs(time: frame.time, imageTokens: pruner.keep, reopensTurn: lastCommittedKind == .qa)
+        prompt.writeChunkIDs(
+            time: frame.time, imageTokens: pruner.keep, reopensTurn: lastCommittedKind == .qa, into: &chunkIDs)
+        let ids = chunkIDs
         do {
             try cache.makeRoom(for: ids.count, now: frame.time)
         } catch {
@@ -205,7 +210,8 @@ public final class StreamEngine {
         if let images {
             var k = 0
             let d = hiddenSize
-            for (i, id) in ids.enumerated() where id == prompt.imageTokenID {
+            let image = prompt.imageTokenID
+            for i in 0..<ids.count where ids[i] == image {
                 (rows.floats + i * d).update(from: images.floats + k * d, count: d)
                 k += 1
             }

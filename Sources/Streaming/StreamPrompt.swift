@@ -35,7 +35,27 @@ public struct StreamPrompt: Sendable {
         endOfUtteranceID = try id(PromptBuilder.endOfUtterance)
         fakeTokenAroundImageID = try id(PromptBuilder.fakeTokenAroundImage)
         globalImageID = try id(PromptBuilder.globalImageToken)
+        let t = model.tokenizer
+        let candidate = ChunkPieces(
+            prefix: t.encode("\nFrame from "), reopenPrefix: t.encode("\nUser:\nFrame from "),
+            digits: (0...9).map { t.encode(String($0)) }, colon: t.encode(":"),
+            open: [fakeTokenAroundImageID, globalImageID], close: [fakeTokenAroundImageID])
+        pieces = candidate
+        // Keep the composed form only if it is exactly what the tokenizer produces.
+        var composed: [Int] = []
+        for time in [0.0, 7, 59.9, 61, 600, 3599, 3600, 5999, 6000, 59999, 600_000] {
+            for reopens in [false, true] {
+                writeChunkIDs(time: time, imageTokens: 3, reopensTurn: reopens, into: &composed)
+                if composed != chunkIDs(time: time, imageTokens: 3, reopensTurn: reopens) {
+                    pieces = nil
+                    return
+                }
+            }
+        }
     }
+
+    /// Whether chunk ids are composed from pre-tokenised pieces (no tokenisation per chunk).
+    public var composesChunkIDs: Bool { pieces != nil }
 
     /// The sink text: the standing instruction (and system prompt) pinned for the whole session.
     public static func sinkText(instruction: String, system: String?) -> String {
@@ -68,6 +88,59 @@ public struct StreamPrompt: Sendable {
     /// A chunk's ids; its `<image>` ids are replaced by the frame's kept tokens when embedded.
     public func chunkIDs(time: Double, imageTokens: Int, reopensTurn: Bool) -> [Int] {
         tokenizer.encode(Self.chunkText(time: time, imageTokens: imageTokens, reopensTurn: reopensTurn))
+    }
+
+    /// Writes a chunk's ids into `ids` (cleared, capacity kept): composed from pre-tokenised pieces when this
+    /// tokenizer splits digits one by one (SmolVLM2's does; checked against `chunkIDs` at construction), so the
+    /// per-second loop allocates nothing; otherwise tokenised.
+    public func writeChunkIDs(time: Double, imageTokens: Int, reopensTurn: Bool, into ids: inout [Int]) {
+        ids.removeAll(keepingCapacity: true)
+        guard let pieces = chunkPieces else {
+            ids += chunkIDs(time: time, imageTokens: imageTokens, reopensTurn: reopensTurn)
+            return
+        }
+        ids += reopensTurn ? pieces.reopenPrefix : pieces.prefix
+        let seconds = max(0, time.isFinite ? time : 0)
+        let minutes = Int(seconds / 60)
+        let rest = Int(seconds.truncatingRemainder(dividingBy: 60))
+        Self.appendDigits(minutes < 10 ? 0 : minutes / 10, pieces.digits, into: &ids, leading: true)
+        ids += pieces.digits[minutes % 10]
+        ids += pieces.colon
+        ids += pieces.digits[rest / 10]
+        ids += pieces.digits[rest % 10]
+        ids += pieces.colon
+        ids += pieces.open
+        for _ in 0..<imageTokens { ids.append(imageTokenID) }
+        ids += pieces.close
+    }
+
+    /// Appends the decimal digits of `n` (none for a leading 0 when `leading`; "0" stands for a single zero).
+    private static func appendDigits(_ n: Int, _ digits: [[Int]], into ids: inout [Int], leading: Bool) {
+        if n == 0 {
+            ids += digits[0]
+            return
+        }
+        var divisor = 1
+        while divisor * 10 <= n { divisor *= 10 }
+        var rest = n
+        while divisor > 0 {
+            ids += digits[rest / divisor]
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    /// Pre-tokenised pieces of a chunk's text, or nil when composing them would not equal tokenising.
+    private var chunkPieces: ChunkPieces? { pieces }
+    private var pieces: ChunkPieces?
+
+    private struct ChunkPieces: Sendable {
+        var prefix: [Int]
+        var reopenPrefix: [Int]
+        var digits: [[Int]]
+        var colon: [Int]
+        var open: [Int]
+        var close: [Int]
     }
 
     /// A question's ids (up to "Assistant:").

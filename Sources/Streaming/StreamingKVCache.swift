@@ -121,7 +121,18 @@ public final class StreamingKVCache: DecoderCache {
     public var count: Int { storage.count }
 
     /// Tokens per block kind.
-    public func tokens(of kind: BlockKind) -> Int { blocks.reduce(0) { $0 + ($1.kind == kind ? $1.count : 0) } }
+    public func tokens(of kind: BlockKind) -> Int {
+        var n = 0
+        for i in 0..<blocks.count where blocks[i].kind == kind { n += blocks[i].count }
+        return n
+    }
+
+    /// The index of the first block of `kind` (plain loops here and below: the per-chunk path must not allocate,
+    /// and unspecialised generic helpers do in debug builds).
+    private func firstBlock(_ kind: BlockKind) -> Int? {
+        for i in 0..<blocks.count where blocks[i].kind == kind { return i }
+        return nil
+    }
 
     /// The chunk blocks, oldest first.
     public var chunks: [CacheBlock] { blocks.filter { $0.kind == .chunk } }
@@ -200,8 +211,8 @@ public final class StreamingKVCache: DecoderCache {
 
     /// Tokens of PREV_TEXT beyond its sink part.
     private var prevTextTail: Int {
-        guard let p = blocks.first(where: { $0.kind == .previousText }) else { return 0 }
-        return max(0, p.count - budget.textSink)
+        guard let p = firstBlock(.previousText) else { return 0 }
+        return max(0, blocks[p].count - budget.textSink)
     }
 
     /// Removes chunk blocks taken before `cutoff`; returns the first slot that moved (Int.max when none).
@@ -244,7 +255,7 @@ public final class StreamingKVCache: DecoderCache {
 
     /// Cuts PREV_TEXT to its first `textSink` and last `window` tokens; returns the first moved slot.
     private func trimPreviousText(window: Int) -> Int {
-        guard let i = blocks.firstIndex(where: { $0.kind == .previousText }) else { return Int.max }
+        guard let i = firstBlock(.previousText) else { return Int.max }
         let p = blocks[i]
         let keep = budget.textSink + window
         guard p.count > keep else { return Int.max }
@@ -277,8 +288,8 @@ public final class StreamingKVCache: DecoderCache {
         precondition(openBlock == nil && !blocks.contains { $0.kind == .view }, "a view is already spliced")
         var at = 0
         var insertIndex = 0
-        for (i, b) in blocks.enumerated() where b.kind == .sink || b.kind == .previousText {
-            at = b.end
+        for i in 0..<blocks.count where blocks[i].kind == .sink || blocks[i].kind == .previousText {
+            at = blocks[i].end
             insertIndex = i + 1
         }
         var times: [Double] = []
@@ -300,9 +311,9 @@ public final class StreamingKVCache: DecoderCache {
 
     /// Removes a spliced view and re-positions what followed it.
     public func dropView() {
-        guard let first = blocks.firstIndex(where: { $0.kind == .view }) else { return }
+        guard let first = firstBlock(.view) else { return }
         let start = blocks[first].start
-        while let i = blocks.firstIndex(where: { $0.kind == .view }) { remove(at: i) }
+        while let i = firstBlock(.view) { remove(at: i) }
         if start < storage.count { storage.reposition(start..<storage.count, startingAt: start, rope: rope) }
         debugValidate()
     }
@@ -313,16 +324,19 @@ public final class StreamingKVCache: DecoderCache {
     public func validate() -> [String] {
         var problems: [String] = []
         var next = 0
-        for (i, b) in blocks.enumerated() {
+        var sinks = 0
+        for i in 0..<blocks.count {
+            let b = blocks[i]
             if b.start != next { problems.append("block \(i) (\(b.kind)) starts at \(b.start), expected \(next)") }
             if b.count <= 0 { problems.append("block \(i) (\(b.kind)) is empty") }
+            if b.kind == .sink { sinks += 1 }
             next = b.end
         }
         let covered = openBlock?.start ?? storage.count
         if next != covered { problems.append("blocks end at \(next) but the cache holds \(covered)") }
-        if let first = blocks.first, first.kind != .sink { problems.append("the first block is \(first.kind), not the sink") }
-        if blocks.dropFirst().contains(where: { $0.kind == .sink }) { problems.append("more than one sink") }
-        if let p = blocks.firstIndex(where: { $0.kind == .previousText }), p != 1 {
+        if !blocks.isEmpty && blocks[0].kind != .sink { problems.append("the first block is \(blocks[0].kind), not the sink") }
+        if sinks > 1 { problems.append("more than one sink") }
+        if let p = firstBlock(.previousText), p != 1 {
             problems.append("PREV_TEXT is block \(p), not the one after the sink")
         }
         if storage.count > budget.maxPositions { problems.append("\(storage.count) tokens over the cap \(budget.maxPositions)") }

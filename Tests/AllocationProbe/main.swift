@@ -3,6 +3,7 @@
 // as one JSON object. `AllocationTests` runs it and requires zero.
 //
 // Usage: AllocationProbe <model folder> <precision> [threads]
+//        AllocationProbe live <model folder> <precision> [frames]     the live loop's per-chunk steps (LiveProbe.swift)
 
 import CMallocCounter
 import Foundation
@@ -10,6 +11,10 @@ import Kernels
 import SmolVLM
 
 let arguments = CommandLine.arguments
+if arguments.count >= 2 && arguments[1] == "live" {
+    runLiveProbe(Array(arguments.dropFirst(2)))
+    exit(0)
+}
 guard arguments.count >= 3, let precision = Precision(rawValue: arguments[2]) else {
     FileHandle.standardError.write("usage: AllocationProbe <model folder> fp32|bf16|int8|auto [threads]\n".data(using: .utf8)!)
     exit(64)
@@ -31,18 +36,6 @@ for f in 0..<2 { encoder.encode(frames[f], into: features, context: context) }
 _ = generator.step(prompt)
 for _ in 0..<3 { _ = generator.step(token) }
 
-/// Heap bytes in use (glibc's arena and mmap'd blocks).
-func heapInUse() -> Int { vmc_heap_in_use() }
-
-/// Counts allocations during `body`: Vigil's own, oneDNN's, and the change of heap bytes in use.
-func measure(_ body: () -> Void) -> (own: Int, library: Int, heapDelta: Int) {
-    let before = heapInUse()
-    vmc_reset()
-    vmc_set_counting(1)
-    body()
-    vmc_set_counting(0)
-    return (vmc_allocations(), vmc_library_allocations(), heapInUse() - before)
-}
 
 let vision = measure { for f in 2..<6 { encoder.encode(frames[f], into: features, context: context) } }
 let decode = measure { for _ in 0..<32 { _ = generator.step(token) } }

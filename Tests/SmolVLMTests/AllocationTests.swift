@@ -44,4 +44,30 @@ import TestSupport
             #expect(r.decode_onednn_allocations == 0, "the fused decode step does not call oneDNN")
         }
     }
+
+    struct LiveReport: Decodable {
+        let frames, chunk_allocations, chunk_onednn_allocations, chunk_heap_delta, evicted, stored, thinned, problems: Int
+        let composed_chunk_ids: Bool
+    }
+
+    /// The live loop: after warm-up, encoding a frame (vision + STC-Cacher, pruner) and committing it (eviction into
+    /// the retrieval store, thinning, re-positioning, prefill) allocates nothing of Vigil's own, and the heap does
+    /// not grow over 300 chunks.
+    @Test(arguments: ["fp32", "int8"])
+    func liveLoopChunksDoNotAllocate(precision: String) throws {
+        let process = Process()
+        process.executableURL = Self.probe
+        process.arguments = ["live", Fixtures.url("smolvlm/tiny").path, precision, "300"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let r = try JSONDecoder().decode(LiveReport.self, from: data)
+        #expect(r.chunk_allocations == 0)
+        #expect(r.chunk_heap_delta == 0)
+        #expect(r.composed_chunk_ids)
+        #expect(r.evicted > 300 && r.thinned > 0 && r.problems == 0, "the steady state evicts, stores and thins")
+    }
 }

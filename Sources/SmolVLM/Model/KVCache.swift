@@ -156,7 +156,7 @@ public final class KVCache: DecoderCache {
     /// Marks the tokens just written by every layer as used, with their positions.
     func commit(positions newPositions: UnsafeBufferPointer<Int32>) {
         precondition(count + newPositions.count <= capacity, "KV cache overflow")
-        for (i, p) in newPositions.enumerated() { slotPositions[count + i] = p }
+        for i in 0..<newPositions.count { slotPositions[count + i] = newPositions[i] }
         count += newPositions.count
         computedTokens += newPositions.count
     }
@@ -214,7 +214,7 @@ public final class KVCache: DecoderCache {
         precondition(slots.lowerBound >= 0 && slots.upperBound <= count, "reposition: \(slots) outside 0..<\(count)")
         guard !slots.isEmpty else { return }
         precondition(start >= 0 && start + slots.count <= rope.maxPositions, "reposition: positions beyond RoPE table")
-        for (i, s) in slots.enumerated() { slotPositions[s] = Int32(start + i) }
+        for s in slots.lowerBound..<slots.upperBound { slotPositions[s] = Int32(start + s - slots.lowerBound) }
         rerotate(slots, rope: rope)
     }
 

@@ -137,7 +137,8 @@ public struct LlamaDecoder: Sendable {
     public func embed(_ ids: [Int], into out: Tensor) {
         let d = config.hiddenSize
         precondition(out.count >= ids.count * d, "embed: output too small")
-        for (t, id) in ids.enumerated() {
+        for t in 0..<ids.count {
+            let id = ids[t]
             precondition(id >= 0 && id < config.vocabSize, "embed: token id \(id) outside the vocabulary")
             (out.floats + t * d).update(from: embedTokens.floats + id * d, count: d)
         }
