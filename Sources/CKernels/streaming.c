@@ -166,3 +166,11 @@ void vk_select_k(const float *values, long n, long k, int highest, void *scratch
 }
 
 long vk_select_k_scratch_bytes(long n) { return n * (long)sizeof(struct vk_pair) + n; }
+
+VK_CLONES double vk_nll(const float *logits, long vocab, long target) {
+    float m = logits[0];
+    for (long i = 1; i < vocab; i++) m = logits[i] > m ? logits[i] : m;
+    double sum = 0;
+    for (long i = 0; i < vocab; i++) sum += exp((double)(logits[i] - m));
+    return log(sum) + (double)m - (double)logits[target];
+}

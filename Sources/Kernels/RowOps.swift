@@ -74,6 +74,12 @@ public enum RowOps {
         vk_select_k(values, count, k, largest ? 1 : 0, scratch, out)
     }
 
+    /// −log softmax(logits)[target] (natural log), computed in double precision.
+    public static func negativeLogLikelihood(_ logits: UnsafePointer<Float>, vocabulary: Int, target: Int) -> Double {
+        precondition(target >= 0 && target < vocabulary, "nll: target \(target) outside the vocabulary")
+        return vk_nll(logits, vocabulary, target)
+    }
+
     /// Mean absolute difference of two byte arrays (pixel change between frames).
     public static func meanAbsoluteDifference(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, count: Int) -> Float {
         vk_mean_abs_diff_u8(a, b, count)

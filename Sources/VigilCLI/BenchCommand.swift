@@ -53,6 +53,7 @@ struct BenchCommand: VigilCommand {
             .option("--sink-tokens", value: "N", help: "Text mode: tokens pinned at the start.", default: "4"),
             .option("--stride", value: "N", help: "Text mode: recompute stride of the oracle.", default: "256"),
             .option("--max-text-tokens", value: "N", help: "Text mode: tokens of FILE scored (0 = all).", default: "0"),
+            .option("--chunk", value: "N", help: "Text mode: tokens appended per streaming step.", default: "32"),
         ] + SessionArguments.specs,
         examples: [
             "vigil bench --random-weights smolvlm2-256m --json",

@@ -132,6 +132,8 @@ void vk_row_mean_abs_diff(const float *a, const float *b, long rows, long dim, f
 void vk_select_k(const float *values, long n, long k, int highest, void *scratch, int32_t *out);
 /// Scratch bytes of vk_select_k.
 long vk_select_k_scratch_bytes(long n);
+/// −log softmax(logits)[target] over `vocab` logits, in double precision (perplexity).
+double vk_nll(const float *logits, long vocab, long target);
 
 // MARK: - Selection
 
