@@ -167,7 +167,7 @@ public actor LiveSession {
             for w in spaceWaiters { w.resume() }
             spaceWaiters.removeAll()
             for t in tasks { t.cancel() }
-            statusBox.withLock { $0.state = .ended }
+            statusBox.withLock { if $0.state != .failed { $0.state = .ended } }
             updateStatus()
             publishStatus()
             for w in idleWaiters { w.resume() }

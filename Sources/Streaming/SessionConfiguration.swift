@@ -96,7 +96,7 @@ extension SessionConfiguration {
                 d.cacher.cutKeyCosine, 0...1) { $0.cacher.cutKeyCosine = $1 },
             double("cut-fraction", "F", "STC-Cacher: share of changed patches above which a frame is a scene cut.",
                 d.cacher.cutPatchFraction, 0...1) { $0.cacher.cutPatchFraction = $1 },
-            int("keep-tokens", "K", "STC-Pruner: visual tokens kept per frame (the model's 64 = pruner off).",
+            int("keep-tokens", "K", "STC-Pruner: visual tokens kept per frame (≥ the model's 64: pruner off).",
                 d.pruner.keep, 1...4096) { $0.pruner.keep = $1 },
             double("pruner-alpha", "A", "STC-Pruner: weight of the temporal anchor (0–1).", d.pruner.alpha, 0...1) {
                 $0.pruner.alpha = $1
@@ -158,9 +158,6 @@ extension SessionConfiguration {
         var out: [String] = []
         if budget.minimumWindowSeconds > budget.visionWindowSeconds {
             out.append("--min-window (\(budget.minimumWindowSeconds) s) is longer than --window (\(budget.visionWindowSeconds) s)")
-        }
-        if pruner.keep > tokensPerFrame {
-            out.append("--keep-tokens \(pruner.keep) is more than the model's \(tokensPerFrame) tokens per frame")
         }
         let reserve = maxAnswerTokens + maxQuestionTokens + budget.textSink + budget.textWindow
         if reserve + 256 > budget.maxPositions {

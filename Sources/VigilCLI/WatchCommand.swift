@@ -76,19 +76,30 @@ struct WatchCommand: VigilCommand {
         let terminal = WatchTerminal.make(humanToStderr: eventsToStdout)
         let view = WatchView(terminal: terminal, session: session, quiet: quiet)
 
+        // Subscribe before the session starts, so no event is missed.
+        let forFile = session.events.subscribe()
+        let forDisplay = session.events.subscribe()
         let eventTask = eventSink.map { sink in
             Task.detached(priority: .high) {
-                for await numbered in session.events.subscribe() { sink.write(numbered.event) }
+                for await numbered in forFile { sink.write(numbered.event) }
             }
         }
         let displayTask = Task.detached(priority: .high) {
-            for await numbered in session.events.subscribe() { view.show(numbered.event) }
+            for await numbered in forDisplay { view.show(numbered.event) }
         }
         session.start()
         view.banner(model: vlm, configuration: configuration)
 
         let outcome = await view.interact()
         if case .interrupted = outcome { Log.info("stopping") }
+        if case .sourceFailed = outcome {
+            _ = await session.stop()
+            terminal.close()
+            displayTask.cancel()
+            session.events.finish()
+            await eventTask?.value
+            throw ExitRequest(.failure)
+        }
         // A scripted run lets the stream finish before it leaves.
         if case .inputEnded = outcome, !terminal.isInteractive {
             await session.waitUntilIdle()
@@ -159,7 +170,9 @@ final class WatchTerminal: @unchecked Sendable {
     /// A line editor when standard input and output are terminals (and output is not the event stream), else plain
     /// lines from standard input.
     static func make(humanToStderr: Bool) -> WatchTerminal {
-        if !humanToStderr, LineEditor.isAvailable, let editor = try? LineEditor(prompt: "> ", historyFile: historyFile) {
+        if !humanToStderr, LineEditor.isAvailable,
+            let editor = try? LineEditor(prompt: "> ", historyFile: LineEditor.defaultHistoryFile)
+        {
             return WatchTerminal(isInteractive: true, outputFD: 1, lines: editor.lines, editor: editor)
         }
         let (stream, continuation) = AsyncStream<String>.makeStream()
@@ -173,19 +186,19 @@ final class WatchTerminal: @unchecked Sendable {
             isInteractive: isatty(0) == 1, outputFD: humanToStderr ? 2 : 1, lines: stream, editor: nil)
     }
 
-    /// ~/.cache/vigil/watch_history.
-    static var historyFile: URL? {
-        let cache = ProcessInfo.processInfo.environment["VIGIL_CACHE"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/vigil").path
-        try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        return URL(fileURLWithPath: cache).appendingPathComponent("watch_history")
-    }
-
     var lines: AsyncStream<String> { lineStream }
 
-    /// Text above the input line (or to the output descriptor).
+    /// Text above the input line (or to the output descriptor): streamed answers, any mix of partial lines.
     func write(_ text: String) {
         if let editor { editor.write(text) } else { Console.write(text, to: outputFD) }
+    }
+
+    /// Whole lines above the input line that never land inside a streaming answer (status, events).
+    func writeLines(_ text: String) {
+        guard let editor else { return Console.write(text, to: outputFD) }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            editor.writeStatus(String(line))
+        }
     }
 
     func setPrompt(_ prompt: String) { editor?.setPrompt(prompt) }
@@ -198,13 +211,15 @@ final class WatchTerminal: @unchecked Sendable {
 /// Renders events and answers, and runs the input loop.
 final class WatchView: Sendable {
     enum Outcome {
-        case quit, inputEnded, interrupted
+        case quit, inputEnded, interrupted, sourceFailed
     }
 
     let terminal: WatchTerminal
     let session: LiveSession
     let quiet: Bool
     private let answers = Mutex<[Task<Void, Never>]>([])
+    /// Ends the input loop early (the source failed).
+    private let stopSignal = Mutex<AsyncStream<Outcome>.Continuation?>(nil)
 
     init(terminal: WatchTerminal, session: LiveSession, quiet: Bool) {
         self.terminal = terminal
@@ -215,7 +230,7 @@ final class WatchView: Sendable {
     func banner(model: VisionLanguageModel, configuration: SessionConfiguration) {
         guard !quiet else { return }
         let c = configuration
-        terminal.write(
+        terminal.writeLines(
             "vigil watch \(session.name) · \(model.name) (\(model.precision.rawValue)) · \(Self.number(c.fps)) fps · "
                 + "cacher N=\(c.cacher.interval) r=\(Self.number(c.cacher.updateRatio)) · keep \(c.pruner.keep) tokens · "
                 + "window \(Self.number(c.budget.visionWindowSeconds)) s\n"
@@ -227,6 +242,8 @@ final class WatchView: Sendable {
         let interrupted = Atomic<Bool>(false)
         let lines = terminal.lines
         let (stop, stopContinuation) = AsyncStream<Outcome>.makeStream()
+        stopSignal.withLock { $0 = stopContinuation }
+        if session.status.state == .failed { stopContinuation.yield(.sourceFailed) }
         Interruption.onInterrupt {
             interrupted.store(true, ordering: .relaxed)
             stopContinuation.yield(.interrupted)
@@ -259,9 +276,9 @@ final class WatchView: Sendable {
         case "/quit", "/exit", "/q":
             return true
         case "/status":
-            terminal.write(Self.describe(session.status, detailed: true))
+            terminal.writeLines(Self.describe(session.status, detailed: true))
         case "/help", "/?":
-            terminal.write(
+            terminal.writeLines(
                 """
                 Type a question and press Enter: it is answered about the stream as it is now.
                   /status   frames, lag, drops, KV cache, cacher and pruner figures, memory
@@ -270,7 +287,7 @@ final class WatchView: Sendable {
 
                 """)
         default:
-            terminal.write("unknown command \(word); /help lists them\n")
+            terminal.writeLines("unknown command \(word); /help lists them\n")
         }
         return false
     }
@@ -283,7 +300,7 @@ final class WatchView: Sendable {
             for await update in updates {
                 switch update {
                 case .started(_, let askedAt):
-                    terminal.write("? \(question)  [asked at \(Self.clock(askedAt))]\n")
+                    terminal.writeLines("? \(question)  [asked at \(Self.clock(askedAt))]\n")
                 case .text(let piece):
                     terminal.write(piece)
                 case .finished(let answer):
@@ -308,29 +325,43 @@ final class WatchView: Sendable {
         for t in tasks { await t.value }
     }
 
-    /// Renders one session event for a person.
+    /// Renders one session event for a person: source state changes, errors, commentary, and (unless quiet)
+    /// the session's periodic status line. Answers are shown by whoever asked.
     func show(_ event: VigilEvent) {
         switch event {
         case .status(let s):
-            if s.state == .ended || s.state == .failed || s.state == .reconnecting {
-                terminal.write("· \(s.source): \(s.state.rawValue)\(s.detail.map { " (\($0))" } ?? "")\n")
-                if s.state == .ended && terminal.isInteractive {
-                    terminal.write("  the stream has ended; ask about it, or /quit\n")
+            if s.session == nil {
+                // The ingest's own state changes.
+                switch s.state {
+                case .reconnecting:
+                    terminal.writeLines("· \(s.source): reconnecting\(s.detail.map { " (\($0))" } ?? "")\n")
+                case .failed:
+                    _ = stopSignal.withLock { $0?.yield(.sourceFailed) }
+                case .ended:
+                    terminal.writeLines(
+                        "· \(s.source): ended at \(Self.clock(s.mediaTime ?? 0))"
+                            + (terminal.isInteractive ? "; ask about it, or /quit\n" : "\n"))
+                case .live, .connecting:
+                    if let detail = s.detail, !quiet { terminal.writeLines("· \(s.source): \(detail)\n") }
                 }
-            } else if !quiet, s.session != nil {
-                terminal.write(Self.describe(session.status, detailed: false))
+            } else if !quiet && (s.state == .live || s.state == .connecting) {
+                terminal.writeLines(Self.describe(session.status, detailed: false))
             }
         case .error(let source, _, let message, let retryIn):
-            terminal.write("! \(source): \(message)\(retryIn.map { " (retrying in \(Self.seconds($0)))" } ?? "")\n")
+            if let retryIn {
+                terminal.writeLines("! \(source): \(message) (retrying in \(Self.seconds(retryIn)))\n")
+            } else {
+                Log.error(message)  // the source is lost: standard error, whatever else is on standard output
+            }
         case .segment(let s):
-            terminal.write("[\(Self.clock(s.end))] \(s.text)\n")
+            terminal.writeLines("[\(Self.clock(s.end))] \(s.text)\n")
         case .answer:
-            break  // shown by the asker
+            break
         }
     }
 
     func lastStatus(_ status: SessionStatus) {
-        terminal.write(Self.describe(status, detailed: true))
+        terminal.writeLines(Self.describe(status, detailed: true))
     }
 
     // MARK: Formatting
