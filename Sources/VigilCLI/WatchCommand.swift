@@ -77,11 +77,11 @@ struct WatchCommand: VigilCommand {
         let view = WatchView(terminal: terminal, session: session, quiet: quiet)
 
         // Subscribe before the session starts, so no event is missed.
-        let forFile = session.events.subscribe()
+        let forFile = eventSink == nil ? nil : session.events.subscribe()
         let forDisplay = session.events.subscribe()
         let eventTask = eventSink.map { sink in
             Task.detached(priority: .high) {
-                for await numbered in forFile { sink.write(numbered.event) }
+                for await numbered in forFile! { sink.write(numbered.event) }
             }
         }
         let displayTask = Task.detached(priority: .high) {

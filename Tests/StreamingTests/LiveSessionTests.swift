@@ -47,4 +47,29 @@ import VigilCore
         #expect(status.computedTokens == status.appendedTokens)
         #expect(status.kvTokens <= 4096)
     }
+
+    @Test func commentaryComesAsSegmentsOnSceneChangesAndAtItsInterval() async throws {
+        let model = try Self.tinyModel()
+        var c = Self.configuration()
+        c.commentary = .scene
+        c.commentaryInterval = 4
+        c.commentaryTokens = 6
+        let session = try LiveSession(model: model, source: Self.sample("scene_cut.mp4"), configuration: c)
+        let events = session.events.subscribe()
+        session.start()
+        await session.waitUntilIdle()
+        let status = await session.stop()
+        session.events.finish()
+        var segments: [SegmentEvent] = []
+        for await e in events { if case .segment(let s) = e.event { segments.append(s) } }
+        // 10 s at 1 fps: the first frame, a comment at least every 4 s, and one right at the cut (t = 5).
+        #expect(status.counters.commentaries >= 3)
+        #expect(segments.count <= status.counters.commentaries)
+        for s in segments {
+            #expect(s.kind == "commentary")
+            #expect(s.start <= s.end)
+        }
+        #expect(status.engine.framesCommitted == 10)
+        #expect(status.computedTokens == status.appendedTokens + status.probeTokens)
+    }
 }
