@@ -54,10 +54,13 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "VigilCrypto", "VigilCore"]),
         .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
-        .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
+        .target(
+            name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Memory", "Kernels", "Tokenization", "VigilCore"]),
         .target(
             name: "VigilCLI",
-            dependencies: ["CEdit", "Streaming", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore"]),
+            dependencies: [
+                "CEdit", "Streaming", "Memory", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore",
+            ]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
         // MARK: - Tests

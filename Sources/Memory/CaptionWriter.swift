@@ -27,12 +27,16 @@ public enum CaptionWriter {
         public var timingNotes: Bool
         /// The media's duration, seconds, when known: the minimum-length rule never extends a cue past it.
         public var mediaDuration: Double?
+        /// JSONL: include each entry's wall-clock `created_at` and its `timings`. Off, the file depends on the media
+        /// and settings alone, so a resumed run writes the same bytes as an uninterrupted one.
+        public var runDetails: Bool
 
         /// Options with the documented defaults.
         public init(
             minimumCueDuration: Double = 1.0, mergeGap: Double = 1.0, note: String? = nil, timingNotes: Bool = false,
-            mediaDuration: Double? = nil
+            mediaDuration: Double? = nil, runDetails: Bool = true
         ) {
+            self.runDetails = runDetails
             self.minimumCueDuration = minimumCueDuration
             self.mergeGap = mergeGap
             self.note = note
@@ -48,7 +52,7 @@ public enum CaptionWriter {
         switch format {
         case .srt: return srt(entries, options: options)
         case .vtt: return webVTT(entries, options: options)
-        case .jsonl: return jsonLines(entries)
+        case .jsonl: return jsonLines(entries, runDetails: options.runDetails)
         case .txt: return text(entries, options: options)
         }
     }
@@ -78,10 +82,13 @@ public enum CaptionWriter {
         return out
     }
 
-    /// One JSON object per entry and line, every level, ordered by end, then level, then start.
-    public static func jsonLines(_ entries: [TextMemoryEntry]) -> String {
+    /// One JSON object per entry and line, every level, ordered by end, then level, then start; without
+    /// `runDetails`, the wall-clock `created_at` and the `timings` are left out.
+    public static func jsonLines(_ entries: [TextMemoryEntry], runDetails: Bool = true) -> String {
         var out = ""
-        for entry in availabilityOrder(entries) { out += entry.jsonLine + "\n" }
+        for entry in availabilityOrder(entries) {
+            out += (runDetails ? entry.jsonLine : JSONValue.object(entry.mediaMembers).serialized()) + "\n"
+        }
         return out
     }
 

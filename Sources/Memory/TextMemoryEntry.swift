@@ -85,6 +85,16 @@ public struct TextMemoryEntry: Sendable, Hashable, Codable {
     /// The entry as one line of compact JSON, without the newline.
     public var jsonLine: String { json.serialized() }
 
+    /// The members that depend on the media and settings only (no wall clock, no timings).
+    var mediaMembers: [(String, JSONValue)] {
+        var members: [(String, JSONValue)] = [
+            ("level", .string(level.rawValue)), ("start", .double(start)), ("end", .double(end)),
+            ("text", .string(text)), ("tokens", .int(tokenCount)),
+        ]
+        if let model { members.append(("model", .string(model))) }
+        return members
+    }
+
     /// The JSON members in their fixed order, for callers that prepend their own (the journal's `kind`).
     var jsonMembers: [(String, JSONValue)] {
         var members: [(String, JSONValue)] = [

@@ -154,6 +154,19 @@ extension LiveSession {
         }
     }
 
+    /// Spans sorted and merged where they touch.
+    static func merge(_ spans: [TimeSpan]) -> [TimeSpan] {
+        var merged: [TimeSpan] = []
+        for s in spans.sorted(by: { $0.start < $1.start }) {
+            if let last = merged.last, s.start <= last.end + 1e-9 {
+                merged[merged.count - 1].end = max(last.end, s.end)
+            } else {
+                merged.append(s)
+            }
+        }
+        return merged
+    }
+
     func wakeEncoder() {
         encoderWaiter?.resume()
         encoderWaiter = nil
@@ -189,14 +202,19 @@ extension LiveSession {
     private func answer(_ q: QuestionEntry) async {
         q.continuation.yield(.started(id: q.id, askedAt: q.askedAt))
         let prepared: StreamEngine.PreparedQuestion
+        let context = memory.map {
+            MemoryContext.build(
+                question: q.text, at: q.askedAt, memory: $0, tokenizer: model.tokenizer, budget: configuration.memoryBudget)
+        } ?? .empty
         do {
             prepared = try engine.prepareQuestion(
-                q.text, askedAt: q.askedAt, maxTokens: q.maxTokens, retrieval: q.allowRetrieval && !Self.isAboutNow(q.text))
+                q.text, askedAt: q.askedAt, maxTokens: q.maxTokens,
+                retrieval: q.allowRetrieval && !Self.isAboutNow(q.text), context: context)
         } catch {
             q.fail(error.description)
             return
         }
-        let evidence = engine.evidence(retrieved: prepared.retrievedTimes, until: q.askedAt)
+        let evidence = Self.merge(engine.evidence(retrieved: prepared.retrievedTimes, until: q.askedAt) + context.evidence)
         var generation = engine.beginGeneration(
             prefix: prepared.ids, time: q.askedAt, maxTokens: q.maxTokens, stopAtNewline: false,
             started: q.askedMonotonic)

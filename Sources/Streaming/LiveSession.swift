@@ -25,6 +25,7 @@
 import Foundation
 import Kernels
 import MediaIngest
+import Memory
 import SmolVLM
 import Synchronization
 import Tokenization
@@ -51,6 +52,12 @@ public actor LiveSession {
 
     /// The model state and its steps (touched only on the compute thread).
     let engine: StreamEngine
+    /// The text memory and the captioner that writes it (nil with `captions` off).
+    let memory: TextMemory?
+    let captioner: Captioner?
+    var clipCollector: ClipCollector
+    var captionBacklog: [CaptionWork] = []
+    var captionWaiter: CheckedContinuation<Void, Never>?
 
     // MARK: Timeline (isolated)
 
@@ -94,6 +101,18 @@ public actor LiveSession {
 
         engine = try StreamEngine(model: model, configuration: configuration)
         let reserved = engine.cache.store.reservedBytes
+        if configuration.captions {
+            memory = TextMemory(schedule: configuration.memory)
+            captioner = Captioner(
+                model: model, prompts: configuration.captionPrompts, schedule: configuration.memory,
+                context: engine.context)
+        } else {
+            memory = nil
+            captioner = nil
+        }
+        clipCollector = ClipCollector(
+            clipSeconds: configuration.memory.clipSeconds, framesPerClip: configuration.framesPerClip,
+            width: model.model.decoder.config.hiddenSize)
         statusBox.withLock {
             $0.source = name
             $0.state = .connecting
@@ -140,6 +159,7 @@ public actor LiveSession {
             })
         tasks.append(Task(priority: .high) { await self.encoderLoop() })
         tasks.append(Task(priority: .medium) { await self.answerLoop() })
+        if memory != nil { tasks.append(Task(priority: .low) { await self.captionLoop() }) }
         let interval = configuration.statusInterval
         tasks.append(
             Task.detached(priority: .low) { [weak self] in
@@ -164,6 +184,8 @@ public actor LiveSession {
             encoderWaiter = nil
             answerWaiter?.resume()
             answerWaiter = nil
+            captionWaiter?.resume()
+            captionWaiter = nil
             for w in spaceWaiters { w.resume() }
             spaceWaiters.removeAll()
             for t in tasks { t.cancel() }
@@ -306,6 +328,7 @@ public actor LiveSession {
             case .frame(let f):
                 guard let encoded = f.encoded else { return }
                 timeline.removeFirst()
+                if memory != nil { collectForCaptions(time: encoded.time, tokens: engine.tokens(of: encoded)) }
                 if engine.commit(encoded) {
                     commitLag.record(MonotonicClock.seconds - f.frame.receivedAt)
                     maybeScheduleCommentary(after: f)
@@ -369,6 +392,8 @@ public actor LiveSession {
             s.questionsPending = pendingQuestions + (answering ? 1 : 0)
             s.windowShrinks = cache.windowShrinks
             s.matmulPrimitives = primitives
+            s.memoryEntries = memory?.entries.count ?? 0
+            s.captionsBacklog = captionBacklog.count
             if s.state == .connecting && (ingestCounters.decoded > 0 || !isLive) { s.state = .live }
         }
     }

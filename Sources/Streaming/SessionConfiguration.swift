@@ -4,6 +4,7 @@
 // an error that names the option (and, in a preset, the file and line).
 
 import Foundation
+import Memory
 import SmolVLM
 
 /// When the session comments on the stream by itself.
@@ -52,6 +53,17 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var systemPrompt: String?
     /// Seconds between status events.
     public var statusInterval: Double = 5
+    /// The text memory: clip captions and summaries written in the background (memory brief §6.3).
+    public var captions = true
+    public var memory = TextMemorySchedule()
+    /// Frames a live clip caption looks at.
+    public var framesPerClip = 6
+    /// Clips waiting to be captioned before the oldest is skipped.
+    public var captionBacklog = 4
+    /// Tokens of memory text (summaries, captions) put before a question.
+    public var memoryBudget = 520
+    /// What the model is asked for captions and summaries.
+    public var captionPrompts = CaptionPrompts.builtIn
 
     public init() {}
 }
@@ -147,6 +159,19 @@ extension SessionConfiguration {
             double("status-interval", "S", "Seconds between status events.", d.statusInterval, 0.1...3600) {
                 $0.statusInterval = $1
             },
+            option("captions", "on|off", "Text memory: caption clips and summarise segments in the background.", "on") {
+                c, v throws(SettingError) in
+                guard v == "on" || v == "off" else { throw SettingError(key: "captions", message: "'\(v)' is not on or off") }
+                c.captions = v == "on"
+            },
+            double("clip-seconds", "S", "Text memory: media seconds per clip caption.", d.memory.clipSeconds, 2...3600) {
+                $0.memory.clipSeconds = $1
+            },
+            double("segment-seconds", "S", "Text memory: media seconds per segment summary.", d.memory.segmentSeconds,
+                4...86400) { $0.memory.segmentSeconds = $1 },
+            int("memory-budget", "N", "Tokens of captions and summaries put before a question.", d.memoryBudget, 0...4096) {
+                $0.memoryBudget = $1
+            },
         ]
     }()
 
@@ -159,7 +184,11 @@ extension SessionConfiguration {
         if budget.minimumWindowSeconds > budget.visionWindowSeconds {
             out.append("--min-window (\(budget.minimumWindowSeconds) s) is longer than --window (\(budget.visionWindowSeconds) s)")
         }
-        let reserve = maxAnswerTokens + maxQuestionTokens + budget.textSink + budget.textWindow
+        if memory.segmentSeconds < memory.clipSeconds {
+            out.append("--segment-seconds (\(memory.segmentSeconds)) is shorter than --clip-seconds (\(memory.clipSeconds))")
+        }
+        let reserve = maxAnswerTokens + maxQuestionTokens + (captions ? memoryBudget : 0) + budget.textSink
+            + budget.textWindow
         if reserve + 256 > budget.maxPositions {
             out.append(
                 "--max-positions \(budget.maxPositions) leaves no room for frames after the text budgets "

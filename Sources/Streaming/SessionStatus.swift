@@ -12,6 +12,9 @@ public struct SessionCounters: Sendable, Equatable {
     public var framesDroppedLag = 0
     public var encoderStalls = 0
     public var questionsAnswered = 0
+    /// Clip captions written and skipped (the backlog was full).
+    public var captionsWritten = 0
+    public var captionsSkipped = 0
     public var commentaries = 0
     public var commentarySkipped = 0
     public var lastTTFT: Double?
@@ -58,6 +61,9 @@ public struct SessionStatus: Sendable, Equatable {
     public var retrievalThinned = 0
     public var questionsPending = 0
     public var matmulPrimitives = 0
+    /// Text memory entries written, and clips waiting for a caption.
+    public var memoryEntries = 0
+    public var captionsBacklog = 0
     /// Decoded and sampled frames per second over the last seconds.
     public var fpsIn = 0.0
     public var fpsSampled = 0.0

@@ -101,7 +101,7 @@ public final class StreamEngine {
         vision = CachedFrameEncoder(model: vlm, settings: configuration.cacher)
         pruner = TokenPruner(settings: configuration.pruner, tokensPerFrame: tokensPerFrame, width: hiddenSize)
         let chunkTokens = 24 + pruner.keep  // "\nUser:\nFrame from MMMM:SS:" + wrappers + image tokens
-        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + 16)
+        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + configuration.memoryBudget + 32)
         let store = RetrievalStore(
             layerCount: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxTokens: chunkTokens,
             byteCap: configuration.retrievalMiB << 20)
@@ -169,6 +169,9 @@ public final class StreamEngine {
         return EncodedFrame(slot: slot, time: time, report: report)
     }
 
+    /// The kept tokens of an encoded frame not yet committed ([k, D], a view of its pool slot).
+    public func tokens(of frame: EncodedFrame) -> Tensor { tokenPool[frame.slot] }
+
     /// Returns a slot to the pool without committing it (a dropped frame).
     public func release(_ frame: EncodedFrame) {
         freeSlots.append(frame.slot)
@@ -228,14 +231,19 @@ public final class StreamEngine {
         public var retrievedTimes: [Double]
     }
 
-    /// Tokenises `text` as a question and makes room for it and `maxTokens` of answer; with `retrieval`, the
+    /// Tokenises `text` as a question (after `context`, the memory chosen for it) and makes room for it and
+    /// `maxTokens` of answer; with `retrieval`, the
     /// question's queries choose up to `retrievalBlocks` evicted frames (taken at or before `askedAt`) to splice in
     /// for this answer. Throws a sentence when the question cannot be taken.
-    public func prepareQuestion(_ text: String, askedAt: Double, maxTokens: Int, retrieval: Bool) throws(QuestionError)
-        -> PreparedQuestion
-    {
-        let ids = prompt.questionIDs(text)
-        guard ids.count <= configuration.maxQuestionTokens else {
+    public func prepareQuestion(
+        _ text: String, askedAt: Double, maxTokens: Int, retrieval: Bool, context: MemoryContext = .empty
+    ) throws(QuestionError) -> PreparedQuestion {
+        guard prompt.questionIDs(text).count <= configuration.maxQuestionTokens else {
+            let n = prompt.questionIDs(text).count
+            throw QuestionError("the question is \(n) tokens long; at most \(configuration.maxQuestionTokens) are taken")
+        }
+        let ids = prompt.questionIDs(text, context: context.text)
+        guard ids.count <= maxBlockTokens else {
             throw QuestionError(
                 "the question is \(ids.count) tokens long; at most \(configuration.maxQuestionTokens) are taken")
         }

@@ -4,7 +4,8 @@
 //   SINK      <|im_start|>[System: S<end_of_utterance>\n]User: INSTRUCTION
 //             You are provided the following series of frames from a live video.
 //   CHUNK(t)  [\nUser:]\nFrame from MM:SS:<fake_token_around_image><global-img><image>×k<fake_token_around_image>
-//   QA(t)     \n\nQUESTION<end_of_utterance>\nAssistant: ANSWER<end_of_utterance>
+//   QA(t)     \n\n[MEMORY]QUESTION<end_of_utterance>\nAssistant: ANSWER<end_of_utterance>
+//             (MEMORY: the captions and summaries chosen for the question, MemoryContext.swift)
 //
 // A recorded video's prompt states the frame count and duration up front ("series of sixteen frames from a 0:00:16
 // video"), which a live stream cannot know; the sink says "frames from a live video" instead. Each piece is
@@ -76,8 +77,8 @@ public struct StreamPrompt: Sendable {
     }
 
     /// The text of a question up to where the answer starts.
-    public static func questionText(_ question: String) -> String {
-        "\n\n" + question + PromptBuilder.endOfUtterance + "\nAssistant:"
+    public static func questionText(_ question: String, context: String = "") -> String {
+        "\n\n" + context + question + PromptBuilder.endOfUtterance + "\nAssistant:"
     }
 
     /// Sink ids.
@@ -144,8 +145,8 @@ public struct StreamPrompt: Sendable {
     }
 
     /// A question's ids (up to "Assistant:").
-    public func questionIDs(_ question: String) -> [Int] {
-        tokenizer.encode(Self.questionText(question))
+    public func questionIDs(_ question: String, context: String = "") -> [Int] {
+        tokenizer.encode(Self.questionText(question, context: context))
     }
 
     private static func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

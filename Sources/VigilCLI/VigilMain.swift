@@ -38,6 +38,7 @@ public enum VigilMain {
         .command(FramesCommand.self),
         .command(GenerateCommand.self),
         .command(WatchCommand.self),
+        .command(CaptionCommand.self),
         .group(ModelsCommand.self),
         .command(BenchCommand.self),
     ]

@@ -140,7 +140,7 @@ public enum PromptBuilder {
     }
 
     /// `str(timedelta(seconds=s))`: "H:MM:SS", with "N day(s), " in front from 24 hours on.
-    static func timedelta(seconds: Int) -> String {
+    public static func timedelta(seconds: Int) -> String {
         let days = Int((Double(seconds) / 86400).rounded(.down))
         let rest = seconds - days * 86400
         let clock = "\(rest / 3600):\(pad(rest % 3600 / 60)):\(pad(rest % 60))"
