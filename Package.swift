@@ -6,10 +6,11 @@
 //   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
 //   CDNNL, CKernels ─────► Kernels ─────┐                   │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
-//   VigilCore ──► Memory ───────────────────────────────────┘
+//   CFeatureKernels, VigilCore ──► Memory ───────────────────┘
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
-//   Memory: caption files, caption journal, BM25 text index, prompt budget
+//   Memory: caption files, caption journal, BM25 text index, prompt budget; the feature memory (bank, synopsis,
+//           detail frames, global-key search, snapshots) over CFeatureKernels
 //
 import PackageDescription
 
@@ -35,6 +36,9 @@ let package = Package(
             cSettings: optimisedC,
             linkerSettings: [.linkedLibrary("gomp"), .linkedLibrary("m")]
         ),
+        // The feature memory's loops (fp16, reductions, key pooling, CRC-32C); no FMA contraction, so a restored
+        // synopsis computes the same bits on every CPU.
+        .target(name: "CFeatureKernels", cSettings: optimisedC + [.unsafeFlags(["-ffp-contract=off"])]),
 
         // MARK: - Libraries
         .target(name: "VigilCore"),
@@ -42,7 +46,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CDNNL", "CKernels", "VigilCore"]),
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "ModelHub", dependencies: ["VigilCore"]),
-        .target(name: "Memory", dependencies: ["VigilCore"]),
+        .target(name: "Memory", dependencies: ["CFeatureKernels", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Kernels", "Tokenization", "VigilCore"]),
         .target(
@@ -58,6 +62,9 @@ let package = Package(
             name: "AllocationProbe", dependencies: ["SmolVLM", "Kernels", "CMallocCounter"], path: "Tests/AllocationProbe"),
         // Test-only: appends to a caption journal until the crash test kills it (SIGKILL).
         .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
+        // Development only: prints FeatureMemoryBenchmark.run() as JSON (build it with -c release).
+        .executableTarget(
+            name: "FeatureMemoryBench", dependencies: ["Memory", "VigilCore"], path: "Tests/FeatureMemoryBench"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "MediaIngestTests", dependencies: ["MediaIngest", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),

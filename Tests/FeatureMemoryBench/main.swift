@@ -1,0 +1,2 @@
+// Development only: placeholder until the benchmark lands.
+print("{}")
