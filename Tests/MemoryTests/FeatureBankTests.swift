@@ -94,7 +94,9 @@ extension FeatureBankTests {
             bank.close()
         }
         var recovered: [(Int, Double, [Float])] = []
-        let bank = try FeatureBank(configuration(folder, segment: 4)) { id, time, g in recovered.append((id, time, Array(g))) }
+        let bank = try FeatureBank(configuration(folder, segment: 4)) { id, time, g in
+            recovered.append((id, time, Array(g)))
+        }
         #expect(recovered.map(\.0) == [0, 2, 4, 6, 8, 10])
         #expect(recovered.allSatisfy { $0.1 == Double($0.0) * 1.5 && $0.2 == features($0.0).globalKey })
         #expect(bank.lastFrame?.id == 10 && bank.lastFrame?.time == 15)

@@ -13,7 +13,8 @@ extension FeatureKernelsTests {
     @Test func everyHalfWidensExactlyAndNarrowsBack() {
         let halves = (0...UInt16.max).map { $0 }
         var floats = [Float](repeating: 0, count: halves.count)
-        halves.withUnsafeBufferPointer { h in floats.withUnsafeMutableBufferPointer { FeatureMath.floats(h, into: $0) } }
+        halves.withUnsafeBufferPointer { h in floats.withUnsafeMutableBufferPointer { FeatureMath.floats(h, into: $0) }
+        }
         var back = [UInt16](repeating: 0, count: halves.count)
         floats.withUnsafeBufferPointer { f in back.withUnsafeMutableBufferPointer { FeatureMath.halves(f, into: $0) } }
         for bits in halves {
@@ -35,8 +36,10 @@ extension FeatureKernelsTests {
 
     @Test func narrowingRoundsToNearestEvenLikeSwiftAndSaturates() {
         var random = TestRandom(seed: 7)
-        var values: [Float] = [0, -0, 1, 65504, 65519, 65520, 1e6, -1e6, .greatestFiniteMagnitude, 6.1e-5, 5.96e-8,
-            2.98e-8, 2.99e-8, 1e-10, -3.0e-7, 0.1, 1.0 / 3.0]
+        var values: [Float] = [
+            0, -0, 1, 65504, 65519, 65520, 1e6, -1e6, .greatestFiniteMagnitude, 6.1e-5, 5.96e-8,
+            2.98e-8, 2.99e-8, 1e-10, -3.0e-7, 0.1, 1.0 / 3.0,
+        ]
         values += (0..<20_000).map { _ in Float(random.normal() * pow(10, random.uniform() * 12 - 8)) }
         // Exact ties between two halves: the midpoint of every 64th pair of neighbours.
         values += stride(from: 0, to: 0x7BFF, by: 64).map { bits -> Float in
@@ -47,7 +50,8 @@ extension FeatureKernelsTests {
         for count in [values.count, 7, 1] {  // the vector path and its scalar tail
             let slice = Array(values.prefix(count))
             var out = [UInt16](repeating: 0, count: slice.count)
-            slice.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { FeatureMath.halves(s, into: $0) } }
+            slice.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { FeatureMath.halves(s, into: $0) }
+            }
             for (value, bits) in zip(slice, out) {
                 let expected = Float16(min(max(value, -65504), 65504))
                 #expect(bits == expected.bitPattern, "\(value)")
@@ -109,6 +113,19 @@ extension FeatureKernelsTests {
             }
             #expect(abs(Double(FeatureMath.dot(a, b)) - dot) <= 1e-5 * max(1, abs(dot)))
             #expect(abs(Double(FeatureMath.squaredDistance(a, b)) - distance) <= 1e-5 * max(1, distance))
+        }
+    }
+
+    @Test func theFusedHalfDistanceHasTheBitsOfWideningFirst() {
+        var random = TestRandom(seed: 13)
+        for n in [1, 15, 16, 17, 100, 9216] {
+            let halves = random.normals(n, scale: 3).map { Float16($0).bitPattern }
+            let widened = halves.map { Float(Float16(bitPattern: $0)) }
+            let b = random.normals(n)
+            let fused = halves.withUnsafeBufferPointer { h in
+                b.withUnsafeBufferPointer { FeatureMath.squaredDistance(halves: h, $0) }
+            }
+            #expect(fused.bitPattern == FeatureMath.squaredDistance(widened, b).bitPattern, "n = \(n)")
         }
     }
 

@@ -5,8 +5,8 @@
 // calls and for whole streams run the realtime way (one call per frame over old centroids and the new frame).
 
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import Memory
 
@@ -148,7 +148,8 @@ extension ReferenceKMeansTests {
             let checkpoints = Dictionary(uniqueKeysWithValues: stream.checkpoints.map { ($0.after_frame, $0) })
             var checked = 0
             for (id, tokens) in stream.frames.enumerated() {
-                synopsis.add(id: id, time: stream.times[id], features: FrameFeatures(tokens: tokens, geometry: geometry))
+                synopsis.add(
+                    id: id, time: stream.times[id], features: FrameFeatures(tokens: tokens, geometry: geometry))
                 #expect(synopsis.clusters.reduce(0) { $0 + $1.weight } == id + 1)
                 if let iterations = stream.iterations[String(id)] {
                     #expect(synopsis.lastIterationCount == iterations, "\(stream.name) frame \(id): iterations")

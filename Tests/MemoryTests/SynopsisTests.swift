@@ -142,7 +142,8 @@ extension SynopsisTests {
         var stream = SceneStream(geometry: geometry, lengths: [20], seed: 2)
         var synopsis = try Synopsis(configuration: Synopsis.Configuration(clusterCount: 4), geometry: geometry)
         for id in 0..<20 {
-            synopsis.add(id: id, time: Double(id), features: FrameFeatures(tokens: stream.tokens(id), geometry: geometry))
+            synopsis.add(
+                id: id, time: Double(id), features: FrameFeatures(tokens: stream.tokens(id), geometry: geometry))
         }
         let bytes = synopsis.state.serialized()
         for position in [0, 9, bytes.count / 2, bytes.count - 1] {

@@ -26,6 +26,8 @@ int vfm_all_finite(const float *x, long n);
 float vfm_dot(const float *a, const float *b, long n);
 /// Σ (a[i] − b[i])² (16 lanes).
 float vfm_squared_distance(const float *a, const float *b, long n);
+/// Σ (f32(a[i]) − b[i])² for fp16 `a`: the same bits as widening `a` and calling vfm_squared_distance.
+float vfm_squared_distance_f16(const uint16_t *a, const float *b, long n);
 /// acc[i] += x[i].
 void vfm_add(float *acc, const float *x, long n);
 /// y[i] = x[i] / d.

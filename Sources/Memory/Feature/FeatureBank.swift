@@ -236,7 +236,8 @@ public final class FeatureBank {
         }
         AtomicFile.syncDirectory(of: path)
         segments.append(
-            SegmentEntry(file: SegmentFile(path: path, number: number, layout: layout, isThinned: false, descriptor: fd)))
+            SegmentEntry(
+                file: SegmentFile(path: path, number: number, layout: layout, isThinned: false, descriptor: fd)))
         lastSegmentIsOpen = true
     }
 
@@ -287,7 +288,8 @@ public final class FeatureBank {
         let fd = Glibc.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .writeFailed(path: temporary, reason: systemError()) }
         var kept = SegmentEntry(
-            file: SegmentFile(path: old.file.path, number: old.file.number, layout: layout, isThinned: true, descriptor: fd))
+            file: SegmentFile(
+                path: old.file.path, number: old.file.number, layout: layout, isThinned: true, descriptor: fd))
         var thinned: [Int] = []
         var damaged: [Int] = []
         do throws(MemoryError) {
@@ -389,7 +391,8 @@ public final class FeatureBank {
             try openSegment(number: number, isLast: position == numbers.count - 1, recovered: recovered)
         }
         if let last = segments.last {
-            lastSegmentIsOpen = !last.file.isThinned && last.slotCount < configuration.segmentFrameCount
+            lastSegmentIsOpen =
+                !last.file.isThinned && last.slotCount < configuration.segmentFrameCount
                 && fcntl(last.file.descriptor, F_GETFL) & O_ACCMODE == O_RDWR
         }
         let logPath = folderPath("thinning.jsonl")
@@ -497,4 +500,3 @@ public final class FeatureBank {
         return count
     }
 }
-

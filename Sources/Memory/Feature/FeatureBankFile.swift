@@ -137,11 +137,12 @@ public final class BankFrame: Sendable {
         }
     }
 
-    /// Writes k_f widened to fp32 into `buffer` (Kt×H floats).
-    func key(into buffer: UnsafeMutableBufferPointer<Float>) {
+    /// ‖k_f − centroid‖² (Kt×H values), from the stored fp16 key.
+    func keyDistance(to centroid: UnsafeBufferPointer<Float>) -> Float {
         record.withUnsafeBytes { raw in
             let halves = (raw.baseAddress! + layout.keyOffset).assumingMemoryBound(to: UInt16.self)
-            FeatureMath.floats(UnsafeBufferPointer(start: halves, count: buffer.count), into: buffer)
+            return FeatureMath.squaredDistance(
+                halves: UnsafeBufferPointer(start: halves, count: centroid.count), centroid)
         }
     }
 }
@@ -253,22 +254,22 @@ final class SegmentFile: Sendable {
         return BankFrame(id: header.id, time: header.time, record: record, layout: layout)
     }
 
-    /// Reads the key of the record in `slot` into `halves` (Kt·H values); false when its checksums fail.
-    func readKey(slot: Int, expectedID: Int, scratch: inout [UInt8], into halves: UnsafeMutableBufferPointer<Float>)
-        throws(MemoryError) -> Bool
+    /// ‖k_f − centroid‖² of the record in `slot`, reading only its header, global and cluster keys; nil when its
+    /// checksums fail or it holds another id.
+    func keyDistance(slot: Int, expectedID: Int, to centroid: UnsafeBufferPointer<Float>, scratch: inout [UInt8])
+        throws(MemoryError) -> Float?
     {
         let length = layout.keyOffset + layout.keyBytes
         if scratch.count != length { scratch = [UInt8](repeating: 0, count: length) }
         guard try FileIO.read(into: &scratch, at: offset(ofSlot: slot), from: descriptor, path: path) else {
-            return false
+            return nil
         }
-        return scratch.withUnsafeBytes { raw in
+        return scratch.withUnsafeBytes { raw -> Float? in
             guard let header = layout.header(raw), header.id == expectedID, layout.keyIsIntact(raw) else {
-                return false
+                return nil
             }
             let key = (raw.baseAddress! + layout.keyOffset).assumingMemoryBound(to: UInt16.self)
-            FeatureMath.floats(UnsafeBufferPointer(start: key, count: halves.count), into: halves)
-            return true
+            return FeatureMath.squaredDistance(halves: UnsafeBufferPointer(start: key, count: centroid.count), centroid)
         }
     }
 }

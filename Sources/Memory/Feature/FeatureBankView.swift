@@ -119,21 +119,20 @@ public struct FeatureBankView: Sendable {
         }
     }
 
-    /// Reads frame `id`'s key (Kt·H floats) into `buffer`; false when the frame is not readable or its key record
-    /// fails its checks. `scratch` is reused between calls.
-    func readKey(id: Int, into buffer: UnsafeMutableBufferPointer<Float>, scratch: inout [UInt8])
-        throws(MemoryError) -> Bool
+    /// ‖k_f − centroid‖² for frame `id` (centroid: Kt·H floats), from its stored fp16 key; nil when the frame is
+    /// not readable or its key record fails its checks. `scratch` is reused between calls.
+    func keyDistance(id: Int, to centroid: UnsafeBufferPointer<Float>, scratch: inout [UInt8]) throws(MemoryError)
+        -> Float?
     {
         switch location(of: id) {
         case .ram(let index):
-            ram[index].key(into: buffer)
-            return true
+            return ram[index].keyDistance(to: centroid)
         case .file(let s, let index):
             let segment = segments[s]
-            return try segment.file.readKey(
-                slot: Int(segment.slots[index]), expectedID: id, scratch: &scratch, into: buffer)
+            return try segment.file.keyDistance(
+                slot: Int(segment.slots[index]), expectedID: id, to: centroid, scratch: &scratch)
         case nil:
-            return false
+            return nil
         }
     }
 

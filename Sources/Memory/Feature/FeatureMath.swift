@@ -11,6 +11,12 @@ enum FeatureMath {
         return vfm_squared_distance(a.baseAddress!, b.baseAddress!, a.count)
     }
 
+    /// ‖f32(a) − b‖² for fp16 `a` (the same bits as widening `a` first).
+    static func squaredDistance(halves a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<Float>) -> Float {
+        precondition(a.count == b.count)
+        return vfm_squared_distance_f16(a.baseAddress!, b.baseAddress!, a.count)
+    }
+
     /// ‖a − b‖² of two arrays.
     static func squaredDistance(_ a: [Float], _ b: [Float]) -> Float {
         a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in squaredDistance(x, y) } }

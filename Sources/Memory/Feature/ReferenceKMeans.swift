@@ -70,13 +70,19 @@ public struct ScriptedReferenceInitializer: ReferenceInitializer {
     }
 
     public mutating func initialRows(frame: Int, candidates: [Int], count: Int) -> [Int] {
-        guard let rows = initialRows[frame] else { return fallback.initialRows(frame: frame, candidates: candidates, count: count) }
-        precondition(rows.count == count && Set(rows).count == count, "scripted rows for frame \(frame) are not \(count) distinct rows")
+        guard let rows = initialRows[frame] else {
+            return fallback.initialRows(frame: frame, candidates: candidates, count: count)
+        }
+        precondition(
+            rows.count == count && Set(rows).count == count,
+            "scripted rows for frame \(frame) are not \(count) distinct rows")
         return rows
     }
 
     public mutating func reseedRow(frame: Int, rowCount: Int) -> Int {
-        guard var list = reseeds[frame], !list.isEmpty else { return fallback.reseedRow(frame: frame, rowCount: rowCount) }
+        guard var list = reseeds[frame], !list.isEmpty else {
+            return fallback.reseedRow(frame: frame, rowCount: rowCount)
+        }
         let row = list.removeFirst()
         reseeds[frame] = list
         return row
@@ -176,7 +182,8 @@ enum ReferenceKMeans {
     /// Stable sort by weighted mean time.
     private static func sortedByTime(_ clusters: [SynopsisCluster]) -> [SynopsisCluster] {
         clusters.enumerated().sorted {
-            $0.element.meanTime != $1.element.meanTime ? $0.element.meanTime < $1.element.meanTime : $0.offset < $1.offset
+            $0.element.meanTime != $1.element.meanTime
+                ? $0.element.meanTime < $1.element.meanTime : $0.offset < $1.offset
         }.map(\.element)
     }
 }

@@ -362,7 +362,8 @@ public struct Synopsis: Sendable {
         var groups = items.indices.map { [$0] }
         var means = items.map(\.meanKey)
         func cost(_ a: Int, _ b: Int) -> Double {
-            weights[a] * weights[b] / (weights[a] + weights[b]) * Double(FeatureMath.squaredDistance(means[a], means[b]))
+            weights[a] * weights[b] / (weights[a] + weights[b])
+                * Double(FeatureMath.squaredDistance(means[a], means[b]))
         }
         var table = [[Double]](repeating: [], count: items.count)
         for a in items.indices { table[a] = items.indices.map { b in b > a ? cost(a, b) : .infinity } }

@@ -130,7 +130,8 @@ public struct SynopsisState: Sendable, Equatable {
             }
             let members = MemberList(ranges: ranges)
             guard members.count == weight else {
-                throw .corruptSynopsisState(detail: "a cluster's weight \(weight) differs from its \(members.count) members")
+                throw .corruptSynopsisState(
+                    detail: "a cluster's weight \(weight) differs from its \(members.count) members")
             }
             clusters.append(
                 SynopsisCluster(
@@ -150,8 +151,11 @@ struct ByteWriter {
     mutating func i64(_ value: Int) { u64(UInt64(bitPattern: Int64(value))) }
     mutating func f64(_ value: Double) { u64(value.bitPattern) }
     mutating func floats(_ values: [Float]) {
-        bytes.reserveCapacity(bytes.count + 4 * values.count)
-        for value in values { u32(value.bitPattern) }
+        #if _endian(little)
+            values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+            for value in values { u32(value.bitPattern) }
+        #endif
     }
 }
 
@@ -184,8 +188,14 @@ struct ByteReader {
 
     mutating func floats(_ count: Int) throws(MemoryError) -> [Float] {
         let slice = try take(4 * count)
-        return slice.withUnsafeBytes { raw in
-            (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            slice.withUnsafeBytes { raw in
+                for i in 0..<count {
+                    let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                    out[i] = Float(bitPattern: bits)
+                }
+            }
+            initialized = count
         }
     }
 }

@@ -8,6 +8,8 @@
 // that appends where another copy already wrote first takes its own copy of that chunk, so copies stay values.
 
 import CFeatureKernels
+import Dispatch
+import Foundation
 
 /// Which rows a search may return; every condition must hold.
 public struct VectorSearchFilter: Sendable {
@@ -135,7 +137,27 @@ public struct ExactVectorIndex: VectorIndex {
         let unit = query.withUnsafeBufferPointer { FeatureMath.normalized($0) }
         let rows = admittedRows(filter)
         guard !rows.isEmpty else { return [] }
-        var best: [VectorMatch] = []  // sorted: best first
+        // Long scans are memory-bound: split them over the cores (each part keeps its own top k; merging them in
+        // part order with the same tie rule gives exactly the single-pass result).
+        let parts = rows.count >= Self.parallelRows ? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1
+        guard parts > 1 else { return topK(unit, k: k, rows: rows, admits: filter.admits) }
+        let bounds = (0...parts).map { rows.lowerBound + rows.count * $0 / parts }
+        let results = Locked([[VectorMatch]](repeating: [], count: parts))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let found = topK(unit, k: k, rows: bounds[part]..<bounds[part + 1], admits: filter.admits)
+            results.withLock { $0[part] = found }
+        }
+        var best: [VectorMatch] = []
+        for candidate in results.withLock({ $0 }).joined() { Self.insert(candidate, into: &best, k: k) }
+        return best
+    }
+
+    /// Rows from which a search runs in parallel.
+    static let parallelRows = 32_768
+
+    /// The best `k` of `rows`, best first (ties: lower id).
+    private func topK(_ unit: [Float], k: Int, rows: Range<Int>, admits: (@Sendable (Int) -> Bool)?) -> [VectorMatch] {
+        var best: [VectorMatch] = []
         best.reserveCapacity(k + 1)
         var scores = [Float](repeating: 0, count: Self.chunkRows)
         var row = rows.lowerBound
@@ -152,15 +174,21 @@ public struct ExactVectorIndex: VectorIndex {
                 let score = scores[offset]
                 if best.count == k, let worst = best.last, !(score > worst.score) { continue }
                 let id = chunk.ids[first + offset]
-                if let admits = filter.admits, !admits(id) { continue }
-                let match = VectorMatch(id: id, score: score)
-                let position = best.firstIndex { $0.score < score } ?? best.count
-                best.insert(match, at: position)
-                if best.count > k { best.removeLast() }
+                if let admits, !admits(id) { continue }
+                Self.insert(VectorMatch(id: id, score: score), into: &best, k: k)
             }
             row += n
         }
         return best
+    }
+
+    /// Inserts `match` into `best` (sorted best first; equal scores keep the earlier, lower-id entry first) and
+    /// keeps `k`.
+    private static func insert(_ match: VectorMatch, into best: inout [VectorMatch], k: Int) {
+        if best.count == k, let worst = best.last, !(match.score > worst.score) { return }
+        let position = best.firstIndex { $0.score < match.score } ?? best.count
+        best.insert(match, at: position)
+        if best.count > k { best.removeLast() }
     }
 
     /// Calls `body` with every row's id, time and unit vector.
