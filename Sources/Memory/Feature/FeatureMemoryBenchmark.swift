@@ -14,6 +14,8 @@
 //   read_file_ms                  the same with a 60 s ring: detail members read back from the files
 //   search_100k_ms                exact cosine top-10 over 100,000 576-d global keys
 //   state_bytes, serialize_ms     SynopsisState.serialized() of a full synopsis
+//   ram_*_bytes, file_bytes       FeatureMemoryUsage after the RAM-only hour (bank ring, global keys, synopsis,
+//                                 exact recent frames, what only retained versions hold), the files' bytes
 
 import Dispatch
 import Foundation
@@ -98,6 +100,9 @@ public enum FeatureMemoryBenchmark {
         let usage = ram.usage
         results["ram_bank_bytes"] = Double(usage.bankRAMBytes)
         results["ram_other_bytes"] = Double(usage.ramBytesExcludingBankAndKeys)
+        results["ram_synopsis_bytes"] = Double(usage.synopsisBytes)
+        results["ram_recent_bytes"] = Double(usage.recentBytes)
+        results["ram_retained_bytes"] = Double(usage.retainedVersionBytes)
         results["ram_global_key_bytes"] = Double(usage.globalKeyBytes)
 
         // A bank folder with a one-minute ring: reads go to the files.
