@@ -7,13 +7,14 @@
 //   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
 //   CDNNL, CKernels ─────► Kernels ─────┐                   │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
-//   VigilCore ──► Memory ───────────────────────────────────┘
+//   CFeatureKernels, VigilCore ──► Memory ───────────────────┘
 //   CEdit ──► VigilCLI (the input line of vigil watch)
 //   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
-//   Memory: caption files, caption journal, BM25 text index, prompt budget
+//   Memory: caption files, caption journal, BM25 text index, prompt budget; the feature memory (bank, synopsis,
+//           detail frames, global-key search, snapshots) over CFeatureKernels
 //
 import PackageDescription
 
@@ -42,6 +43,9 @@ let package = Package(
             cSettings: optimisedC,
             linkerSettings: [.linkedLibrary("gomp"), .linkedLibrary("m")]
         ),
+        // The feature memory's loops (fp16, reductions, key pooling, CRC-32C); no FMA contraction, so a restored
+        // synopsis computes the same bits on every CPU.
+        .target(name: "CFeatureKernels", cSettings: optimisedC + [.unsafeFlags(["-ffp-contract=off"])]),
 
         // MARK: - Libraries
         .target(name: "VigilCore"),
@@ -50,7 +54,7 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "VigilCrypto", dependencies: ["CCrypto"]),
         .target(name: "ModelHub", dependencies: ["VigilCrypto", "VigilCore"]),
-        .target(name: "Memory", dependencies: ["VigilCore"]),
+        .target(name: "Memory", dependencies: ["CFeatureKernels", "VigilCore"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "VigilCrypto", "VigilCore"]),
         .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
@@ -76,6 +80,9 @@ let package = Package(
         .executableTarget(name: "HTTPHealthServer", dependencies: ["HTTPServer", "VigilCore"], path: "Tests/HTTPHealthServer"),
         // Test-only: the terminal input line on a counter and a streamed answer; LineEditorTests drive it in tmux.
         .executableTarget(name: "LineEditorDemo", dependencies: ["VigilCLI"], path: "Tests/LineEditorDemo"),
+        // Development only: prints FeatureMemoryBenchmark.run() as JSON (build it with -c release).
+        .executableTarget(
+            name: "FeatureMemoryBench", dependencies: ["Memory", "VigilCore"], path: "Tests/FeatureMemoryBench"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),

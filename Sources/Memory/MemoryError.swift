@@ -1,5 +1,6 @@
 // The one error type of Memory: caption format names, caption files and journals that cannot be read or written,
-// and prompts that cannot fit their budget. Every message names the file or value, says what is wrong and what to do.
+// prompts that cannot fit their budget, and the feature memory's bad settings, frames, bank files and saved states.
+// Every message names the file or value, says what is wrong and what to do.
 
 import VigilCore
 
@@ -25,6 +26,24 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
     /// A prompt needs `required` tokens after every allowed drop, more than `budget` (the sections that are never
     /// dropped — system, stream summary, current frames, question — are too long).
     case promptOverBudget(required: Int, budget: Int)
+    /// A frame's token count is not a square grid (the feature memory pools 2×2 windows of a square grid).
+    case invalidFeatureGeometry(tokenCount: Int, hiddenSize: Int)
+    /// A feature memory setting is out of range; `setting` names it.
+    case invalidFeatureSetting(setting: String, detail: String)
+    /// A frame's number or media time does not increase over the previous frame's.
+    case frameOutOfOrder(frame: Int, time: Double, previousFrame: Int, previousTime: Double)
+    /// A frame's features hold an infinity or NaN.
+    case nonFiniteFeatures(frame: Int)
+    /// A feature bank folder or file belongs to another model (token grid, hidden size) or format.
+    case foreignFeatureBank(path: String, detail: String)
+    /// A feature bank record that is not the torn tail of the newest file is damaged.
+    case corruptFeatureBank(path: String, detail: String)
+    /// Another process has the feature bank folder open.
+    case featureBankInUse(path: String)
+    /// A serialised synopsis state cannot be read.
+    case corruptSynopsisState(detail: String)
+    /// A snapshot for media time `time` is no longer kept (the oldest kept one is at `oldest`).
+    case snapshotUnavailable(time: Double, oldest: Double?)
 
     /// A short machine-readable code, for `{"type":"error"}` events.
     public var code: String {
@@ -38,6 +57,15 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
         case .journalInUse: return "journal_in_use"
         case .foreignJournal: return "foreign_journal"
         case .promptOverBudget: return "prompt_over_budget"
+        case .invalidFeatureGeometry: return "invalid_feature_geometry"
+        case .invalidFeatureSetting: return "invalid_feature_setting"
+        case .frameOutOfOrder: return "frame_out_of_order"
+        case .nonFiniteFeatures: return "non_finite_features"
+        case .foreignFeatureBank: return "foreign_feature_bank"
+        case .corruptFeatureBank: return "corrupt_feature_bank"
+        case .featureBankInUse: return "feature_bank_in_use"
+        case .corruptSynopsisState: return "corrupt_synopsis_state"
+        case .snapshotUnavailable: return "snapshot_unavailable"
         }
     }
 
@@ -67,6 +95,30 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
             return "the prompt needs \(required) tokens even after dropping everything that may be dropped (system "
                 + "text, stream summary, current frames and question always stay), more than the budget of "
                 + "\(budget); raise the prompt budget or shorten the question"
+        case .invalidFeatureGeometry(let tokenCount, let hiddenSize):
+            return "frame features of \(tokenCount) tokens × \(hiddenSize) values are not a square token grid with at "
+                + "least one value per token; the feature memory needs the connector's square grid (e.g. 64 = 8×8)"
+        case .invalidFeatureSetting(let setting, let detail):
+            return "feature memory setting \(setting): \(detail)"
+        case .frameOutOfOrder(let frame, let time, let previousFrame, let previousTime):
+            return "frame \(frame) at \(time) s does not follow frame \(previousFrame) at \(previousTime) s: frame "
+                + "numbers and media times must increase; continue a resumed bank after its last frame"
+        case .nonFiniteFeatures(let frame):
+            return "frame \(frame)'s features contain an infinity or NaN; the vision model produced invalid values, "
+                + "check the model's precision settings"
+        case .foreignFeatureBank(let path, let detail):
+            return "\(path) is not a feature bank of this model (\(detail)); use another folder or delete this one"
+        case .corruptFeatureBank(let path, let detail):
+            return "feature bank file \(path) is damaged (\(detail)); delete the bank folder to start a new one"
+        case .featureBankInUse(let path):
+            return "feature bank \(path) is in use by another Vigil process; stop it or use another folder"
+        case .corruptSynopsisState(let detail):
+            return "the saved synopsis state cannot be read (\(detail)); discard it to rebuild the synopsis from "
+                + "new frames"
+        case .snapshotUnavailable(let time, let oldest):
+            let kept = oldest.map { "the oldest kept snapshot is at \($0) s" } ?? "no snapshot is kept"
+            return "no feature memory snapshot at or before media time \(time) s (\(kept)); ask at a later time or "
+                + "keep more versions"
         }
     }
 }

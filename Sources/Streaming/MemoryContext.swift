@@ -15,25 +15,6 @@ import Memory
 import Tokenization
 import VigilCore
 
-/// A question's kind, by simple cues (memory brief §6.5 step 2).
-public enum QuestionClass: String, Sendable {
-    case current, past, global, standing
-
-    /// The class of `question`.
-    public static func of(_ question: String) -> QuestionClass {
-        let q = " " + question.lowercased() + " "
-        func has(_ cues: [String]) -> Bool { cues.contains { q.contains($0) } }
-        if has(["tell me when", "notify me", "let me know when", "alert me", "watch for"]) { return .standing }
-        if has(["summar", "overall", "what is the video about", "what's the video about", "so far", "whole video",
-                "the story"]) { return .global }
-        if has([" now", "currently", "right now", "at the moment", "at present", " is happening"]) { return .current }
-        if has([" before", " earlier", " did ", " was ", " were ", " when ", " first", " last", "how many times", " ago"]) {
-            return .past
-        }
-        return .current
-    }
-}
-
 /// The memory text chosen for one question.
 public struct MemoryContext: Sendable, Equatable {
     /// The text to put before the question (empty when the memory has nothing yet).
