@@ -14,6 +14,7 @@
 
 import Foundation
 import Kernels
+import Memory
 import SmolVLM
 import Synchronization
 import VigilCore
@@ -199,25 +200,41 @@ extension LiveSession {
         return cues.contains { q.contains($0) }
     }
 
+    /// Answers `q`. Its time to first token counts from the moment of asking — or, for a question anchored to a given
+    /// media time (scripted, `vigil ask`), from the moment the stream reached it.
     private func answer(_ q: QuestionEntry) async {
+        let started = q.sampledAtAsk == nil ? max(q.askedMonotonic, MonotonicClock.seconds) : q.askedMonotonic
         q.continuation.yield(.started(id: q.id, askedAt: q.askedAt))
         let prepared: StreamEngine.PreparedQuestion
+        let questionClass = QuestionClass.of(q.text)
         let context = memory.map {
             MemoryContext.build(
                 question: q.text, at: q.askedAt, memory: $0, tokenizer: model.tokenizer, budget: configuration.memoryBudget)
         } ?? .empty
+        // Beyond the window: the feature memory's clusters and detail frames (not for questions about now, which
+        // the window answers).
+        var visual: [MemoryBlock] = []
+        if let featureMemory, questionClass != .current, questionClass != .standing,
+            let snapshot = try? featureMemory.snapshot(at: q.askedAt),
+            let read = try? snapshot.read(for: questionClass, guidedTimes: context.guidedTimes)
+        {
+            let windowStart = engine.cache.chunks.first?.time ?? q.askedAt
+            visual = (read.synopsis + read.detail).filter { $0.kind == .synopsis || $0.time < windowStart }
+        }
         do {
             prepared = try engine.prepareQuestion(
                 q.text, askedAt: q.askedAt, maxTokens: q.maxTokens,
-                retrieval: q.allowRetrieval && !Self.isAboutNow(q.text), context: context)
+                retrieval: q.allowRetrieval && questionClass != .current, context: context, visual: visual)
         } catch {
             q.fail(error.description)
             return
         }
-        let evidence = Self.merge(engine.evidence(retrieved: prepared.retrievedTimes, until: q.askedAt) + context.evidence)
+        let evidence = Self.merge(
+            engine.evidence(retrieved: prepared.retrievedTimes, until: q.askedAt) + context.evidence
+                + visual.map { TimeSpan(start: $0.start, end: $0.end) })
         var generation = engine.beginGeneration(
-            prefix: prepared.ids, time: q.askedAt, maxTokens: q.maxTokens, stopAtNewline: false,
-            started: q.askedMonotonic)
+            prefix: prepared.ids, images: prepared.images, time: q.askedAt, maxTokens: q.maxTokens,
+            stopAtNewline: false, started: started)
         while !generation.isFinished && !stopped {
             let piece = engine.step(&generation)
             if !piece.isEmpty { q.continuation.yield(.text(piece)) }
@@ -227,7 +244,7 @@ extension LiveSession {
         if !prepared.retrievedTimes.isEmpty { engine.dropView() }
         let event = AnswerEvent(
             id: q.id, source: name, askedAt: q.askedAt, question: q.text, text: result.text,
-            ttftMs: result.ttft * 1000, totalMs: (MonotonicClock.seconds - q.askedMonotonic) * 1000, evidence: evidence,
+            ttftMs: result.ttft * 1000, totalMs: (MonotonicClock.seconds - started) * 1000, evidence: evidence,
             tokens: result.tokens, stopReason: result.reason.rawValue)
         counters.recordAnswer(ttft: result.ttft, total: event.totalMs / 1000)
         events.publish(.answer(event))

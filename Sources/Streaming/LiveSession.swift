@@ -58,6 +58,8 @@ public actor LiveSession {
     var clipCollector: ClipCollector
     var captionBacklog: [CaptionWork] = []
     var captionWaiter: CheckedContinuation<Void, Never>?
+    /// The feature memory (thread-safe; written by the encoder, read by questions).
+    public nonisolated let featureMemory: FeatureMemory?
 
     // MARK: Timeline (isolated)
 
@@ -109,6 +111,17 @@ public actor LiveSession {
         } else {
             memory = nil
             captioner = nil
+        }
+        if configuration.featureMemory,
+            let geometry = try? FeatureGeometry(tokenCount: model.tokensPerFrame, hiddenSize: model.model.decoder.config.hiddenSize)
+        {
+            var memoryConfiguration = FeatureMemoryConfiguration(
+                bank: FeatureBank.Configuration(
+                    geometry: geometry, ramSeconds: configuration.bankSeconds, frameRate: configuration.fps))
+            memoryConfiguration.plan = configuration.memoryPlan
+            featureMemory = try? FeatureMemory(configuration: memoryConfiguration)
+        } else {
+            featureMemory = nil
         }
         clipCollector = ClipCollector(
             clipSeconds: configuration.memory.clipSeconds, framesPerClip: configuration.framesPerClip,
@@ -292,6 +305,16 @@ public actor LiveSession {
             previousFrame = (frame.segment, frame.sourceWidth, frame.sourceHeight)
             entry.encoded = engine.encode(frame.pixels, time: frame.time, discontinuous: discontinuous)
             entry.pixels = nil
+            if let featureMemory, entry.encoded != nil {
+                // Every frame's full tokens (before pruning) into the bank and the synopsis.
+                let tokens = engine.frameTokens
+                let values = Array(UnsafeBufferPointer(start: tokens.floats, count: tokens.count))
+                do {
+                    try featureMemory.ingest(frame: frame.index, tokens: values, time: frame.time)
+                } catch {
+                    counters.featureMemoryErrors += 1
+                }
+            }
             encodeRate.record(MonotonicClock.seconds)
             for w in spaceWaiters { w.resume() }
             spaceWaiters.removeAll()

@@ -23,6 +23,9 @@ public struct MemoryContext: Sendable, Equatable {
     public var evidence: [TimeSpan]
     /// Tokens of `text`.
     public var tokenCount: Int
+    /// Mid-times of the captions that matched the question well (BM25 ≥ 2): where the feature memory's
+    /// question-guided detail frames come from.
+    public var guidedTimes: [Double] = []
 
     public static let empty = MemoryContext(text: "", evidence: [], tokenCount: 0)
 
@@ -37,6 +40,7 @@ public struct MemoryContext: Sendable, Equatable {
         guard summary != nil || !clips.isEmpty else { return .empty }
 
         var items: [PromptItem<Int>] = []
+        var guided: [Double] = []
         var lines: [Int: (section: PromptSection, line: String, entry: TextMemoryEntry)] = [:]
         var nextID = 0
         func add(_ entry: TextMemoryEntry, _ section: PromptSection, weight: Double, line: String) {
@@ -76,6 +80,7 @@ public struct MemoryContext: Sendable, Equatable {
             for hit in memory.search(question, levels: [.clip], endingBy: time, limit: 3, excluding: excluded)
             where !hit.entry.text.isEmpty {
                 add(hit.entry, .clipCaptions, weight: hit.score, line: label(hit.entry) + Captioner.oneLine(hit.entry.text))
+                if hit.score >= 2 { guided.append((hit.entry.start + hit.entry.end) / 2) }
             }
         }
         let selection: PromptSelection<Int>
@@ -100,6 +105,7 @@ public struct MemoryContext: Sendable, Equatable {
             text += line + "\n"
             evidence.append(TimeSpan(start: entry.start, end: entry.end))
         }
-        return MemoryContext(text: text, evidence: evidence, tokenCount: selection.tokenCount)
+        return MemoryContext(
+            text: text, evidence: evidence, tokenCount: selection.tokenCount, guidedTimes: Array(guided.prefix(2)))
     }
 }

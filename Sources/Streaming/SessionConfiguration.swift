@@ -64,6 +64,13 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var memoryBudget = 520
     /// What the model is asked for captions and summaries.
     public var captionPrompts = CaptionPrompts.builtIn
+    /// The feature memory (memory brief §6.2): every frame's tokens in a bank, K weighted clusters, detail frames;
+    /// questions about the past read it.
+    public var featureMemory = true
+    /// Media seconds of frames the feature bank keeps in RAM.
+    public var bankSeconds: Double = 3600
+    /// Synopsis clusters (K), detail frames (R) and current frames (n_cur) of a read.
+    public var memoryPlan = ReadPlan()
 
     public init() {}
 }
@@ -172,6 +179,21 @@ extension SessionConfiguration {
             int("memory-budget", "N", "Tokens of captions and summaries put before a question.", d.memoryBudget, 0...4096) {
                 $0.memoryBudget = $1
             },
+            option("feature-memory", "on|off", "Feature memory: every frame's tokens, clustered, read by questions.", "on") {
+                c, v throws(SettingError) in
+                guard v == "on" || v == "off" else {
+                    throw SettingError(key: "feature-memory", message: "'\(v)' is not on or off")
+                }
+                c.featureMemory = v == "on"
+            },
+            double("bank-seconds", "S", "Feature memory: media seconds of frames kept in RAM.", d.bankSeconds, 10...86400 * 7) {
+                $0.bankSeconds = $1
+            },
+            int("synopsis-clusters", "K", "Feature memory: clusters (synopsis blocks) a question reads.",
+                d.memoryPlan.synopsisCount, 0...64) { $0.memoryPlan.synopsisCount = $1 },
+            int("detail-frames", "R", "Feature memory: real past frames a question reads.", d.memoryPlan.detailCount, 0...16) {
+                $0.memoryPlan.detailCount = $1
+            },
         ]
     }()
 
@@ -188,7 +210,7 @@ extension SessionConfiguration {
             out.append("--segment-seconds (\(memory.segmentSeconds)) is shorter than --clip-seconds (\(memory.clipSeconds))")
         }
         let reserve = maxAnswerTokens + maxQuestionTokens + (captions ? memoryBudget : 0) + budget.textSink
-            + budget.textWindow
+            + budget.textWindow + (featureMemory ? memoryPlan.blockCount * (tokensPerFrame + 12) : 0)
         if reserve + 256 > budget.maxPositions {
             out.append(
                 "--max-positions \(budget.maxPositions) leaves no room for frames after the text budgets "

@@ -15,6 +15,8 @@ public struct SessionCounters: Sendable, Equatable {
     /// Clip captions written and skipped (the backlog was full).
     public var captionsWritten = 0
     public var captionsSkipped = 0
+    /// Frames the feature memory refused (out of order, bank file errors).
+    public var featureMemoryErrors = 0
     public var commentaries = 0
     public var commentarySkipped = 0
     public var lastTTFT: Double?

@@ -12,6 +12,7 @@
 
 import Foundation
 import Kernels
+import Memory
 import SmolVLM
 import Tokenization
 import VigilCore
@@ -101,7 +102,8 @@ public final class StreamEngine {
         vision = CachedFrameEncoder(model: vlm, settings: configuration.cacher)
         pruner = TokenPruner(settings: configuration.pruner, tokensPerFrame: tokensPerFrame, width: hiddenSize)
         let chunkTokens = 24 + pruner.keep  // "\nUser:\nFrame from MMMM:SS:" + wrappers + image tokens
-        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + configuration.memoryBudget + 32)
+        let visualTokens = configuration.featureMemory ? configuration.memoryPlan.blockCount * (tokensPerFrame + 16) : 0
+        maxBlockTokens = max(chunkTokens, configuration.maxQuestionTokens + configuration.memoryBudget + visualTokens + 32)
         let store = RetrievalStore(
             layerCount: c.numHiddenLayers, kvHeads: c.numKeyValueHeads, headDim: c.headDim, maxTokens: chunkTokens,
             byteCap: configuration.retrievalMiB << 20)
@@ -229,6 +231,8 @@ public final class StreamEngine {
         public var ids: [Int]
         /// Media times of the frames spliced back from the retrieval store.
         public var retrievedTimes: [Double]
+        /// The feature memory's tokens for the question's image placeholders, in order ([n·T, D]; nil for none).
+        public var images: Tensor?
     }
 
     /// Tokenises `text` as a question (after `context`, the memory chosen for it) and makes room for it and
@@ -236,16 +240,29 @@ public final class StreamEngine {
     /// question's queries choose up to `retrievalBlocks` evicted frames (taken at or before `askedAt`) to splice in
     /// for this answer. Throws a sentence when the question cannot be taken.
     public func prepareQuestion(
-        _ text: String, askedAt: Double, maxTokens: Int, retrieval: Bool, context: MemoryContext = .empty
+        _ text: String, askedAt: Double, maxTokens: Int, retrieval: Bool, context: MemoryContext = .empty,
+        visual: [MemoryBlock] = []
     ) throws(QuestionError) -> PreparedQuestion {
         guard prompt.questionIDs(text).count <= configuration.maxQuestionTokens else {
             let n = prompt.questionIDs(text).count
             throw QuestionError("the question is \(n) tokens long; at most \(configuration.maxQuestionTokens) are taken")
         }
-        let ids = prompt.questionIDs(text, context: context.text)
+        let ids = prompt.questionIDs(
+            text, context: context.text, visual: visual.map { ($0.label, $0.tokens.count / hiddenSize) })
         guard ids.count <= maxBlockTokens else {
             throw QuestionError(
                 "the question is \(ids.count) tokens long; at most \(configuration.maxQuestionTokens) are taken")
+        }
+        var images: Tensor?
+        if !visual.isEmpty {
+            let total = visual.reduce(0) { $0 + $1.tokens.count }
+            let t = Tensor(zeros: [total / hiddenSize, hiddenSize])
+            var offset = 0
+            for block in visual {
+                block.tokens.withUnsafeBufferPointer { (t.floats + offset).update(from: $0.baseAddress!, count: $0.count) }
+                offset += block.tokens.count
+            }
+            images = t
         }
         let reserve = ids.count + maxTokens + 1
         do {
@@ -256,7 +273,7 @@ public final class StreamEngine {
         var retrieved: [Double] = []
         if retrieval && configuration.retrievalBlocks > 0 && !cache.store.blocks.isEmpty {
             cache.openBlock(.view, time: askedAt)
-            generator.prefill(embed(ids, images: nil), queryMeans: queryMeans.floats)
+            generator.prefill(embed(ids, images: images), queryMeans: queryMeans.floats)
             cache.discardOpenBlock()
             let picks = cache.store.bestMatches(
                 queryMeans: queryMeans.floats, heads: model.model.decoder.config.numAttentionHeads,
@@ -264,7 +281,7 @@ public final class StreamEngine {
             retrieved = cache.spliceView(picks, reserve: reserve)
             stats.retrievedBlocks += retrieved.count
         }
-        return PreparedQuestion(ids: ids, retrievedTimes: retrieved)
+        return PreparedQuestion(ids: ids, retrievedTimes: retrieved, images: images)
     }
 
     /// Removes a spliced retrieval view (after its answer).
@@ -304,11 +321,11 @@ public final class StreamEngine {
     }
 
     /// Opens a QA block at `time` with `prefix` (a question up to "Assistant:") and prefills it.
-    public func beginGeneration(prefix: [Int], time: Double, maxTokens: Int, stopAtNewline: Bool, started: Double)
-        -> Generation
-    {
+    public func beginGeneration(
+        prefix: [Int], images: Tensor? = nil, time: Double, maxTokens: Int, stopAtNewline: Bool, started: Double
+    ) -> Generation {
         cache.openBlock(.qa, time: time)
-        let logits = generator.step(embed(prefix, images: nil))
+        let logits = generator.step(embed(prefix, images: images))
         return Generation(
             logits: logits, detokenizer: model.tokenizer.makeStreamingDetokenizer(skipSpecialTokens: true),
             result: Generated(text: "", tokens: 0, ttft: 0, reason: .maxTokens), maxTokens: maxTokens,

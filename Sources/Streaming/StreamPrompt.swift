@@ -5,7 +5,8 @@
 //             You are provided the following series of frames from a live video.
 //   CHUNK(t)  [\nUser:]\nFrame from MM:SS:<fake_token_around_image><global-img><image>×k<fake_token_around_image>
 //   QA(t)     \n\n[MEMORY]QUESTION<end_of_utterance>\nAssistant: ANSWER<end_of_utterance>
-//             (MEMORY: the captions and summaries chosen for the question, MemoryContext.swift)
+//             (MEMORY: the captions and summaries chosen for the question, MemoryContext.swift, then the feature
+//             memory's blocks, each "Frames mm:ss–mm:ss (n):" or "Frame at mm:ss:" + an image block)
 //
 // A recorded video's prompt states the frame count and duration up front ("series of sixteen frames from a 0:00:16
 // video"), which a live stream cannot know; the sink says "frames from a live video" instead. Each piece is
@@ -77,8 +78,14 @@ public struct StreamPrompt: Sendable {
     }
 
     /// The text of a question up to where the answer starts.
-    public static func questionText(_ question: String, context: String = "") -> String {
-        "\n\n" + context + question + PromptBuilder.endOfUtterance + "\nAssistant:"
+    public static func questionText(_ question: String, context: String = "", visual: [(label: String, tokens: Int)] = [])
+        -> String
+    {
+        var out = "\n\n" + context
+        for block in visual {
+            out += block.label + PromptBuilder.imageBlock(rows: 0, cols: 0, imageSeqLen: block.tokens) + "\n"
+        }
+        return out + question + PromptBuilder.endOfUtterance + "\nAssistant:"
     }
 
     /// Sink ids.
@@ -145,8 +152,10 @@ public struct StreamPrompt: Sendable {
     }
 
     /// A question's ids (up to "Assistant:").
-    public func questionIDs(_ question: String, context: String = "") -> [Int] {
-        tokenizer.encode(Self.questionText(question, context: context))
+    public func questionIDs(_ question: String, context: String = "", visual: [(label: String, tokens: Int)] = [])
+        -> [Int]
+    {
+        tokenizer.encode(Self.questionText(question, context: context, visual: visual))
     }
 
     private static func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

@@ -22,6 +22,8 @@ func runLiveProbe(_ arguments: [String]) {
     var configuration = SessionConfiguration()
     configuration.pruner.keep = min(3, model.tokensPerFrame)
     configuration.retrievalMiB = 1
+    configuration.captions = false
+    configuration.featureMemory = false
     configuration.maxAnswerTokens = 8
     configuration.maxQuestionTokens = 64
     configuration.budget = CacheBudget(maxPositions: 1024, visionWindowSeconds: 8, minimumWindowSeconds: 2, textSink: 16, textWindow: 16)

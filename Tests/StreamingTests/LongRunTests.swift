@@ -38,7 +38,9 @@ import VigilCore
         c.budget = CacheBudget(maxPositions: 1024, visionWindowSeconds: 16, minimumWindowSeconds: 4, textSink: 16, textWindow: 16)
         c.maxAnswerTokens = 16
         c.maxQuestionTokens = 64
-        c.captions = false  // the KV mechanism alone (captions go into questions' blocks; LiveCaptionTests)
+        // The KV mechanism alone: memory text and feature blocks would go into the questions' blocks.
+        c.captions = false
+        c.featureMemory = false
         return c
     }
 
