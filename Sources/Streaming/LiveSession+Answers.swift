@@ -81,8 +81,9 @@ final class CommentaryEntry {
     }
 }
 
-/// Ids of questions ("q1", "q2", …) across the process.
+/// Ids of questions ("q1", "q2", …) and standing questions ("w1", …) across the process.
 private let questionCounter = Atomic<Int>(0)
+let standingCounter = Atomic<Int>(0)
 
 extension LiveSession {
     /// Asks `question` now: it is anchored to the current media time (or to media time `at`, e.g. a question

@@ -83,6 +83,8 @@ extension LiveSession {
                 continue
             }
             let work = captionBacklog.removeFirst()
+            captioning = true
+            defer { captioning = false }
             switch work {
             case .skipped(_, let end):
                 memory.skipClip(until: end)
@@ -104,6 +106,7 @@ extension LiveSession {
                 }
             }
             await summariseDue(memory: memory, captioner: captioner)
+            wakeEncoder()
             updateStatus()
         }
     }

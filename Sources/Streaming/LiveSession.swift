@@ -58,8 +58,16 @@ public actor LiveSession {
     var clipCollector: ClipCollector
     var captionBacklog: [CaptionWork] = []
     var captionWaiter: CheckedContinuation<Void, Never>?
+    var captioning = false
     /// The feature memory (thread-safe; written by the encoder, read by questions).
     public nonisolated let featureMemory: FeatureMemory?
+    /// Standing questions and their checks.
+    var standing: [StandingQuestion] = []
+    var standingDirty: [String: Double] = [:]
+    var standingDue: [(id: String, frames: [(time: Double, tokens: Tensor)])] = []
+    var standingWaiter: CheckedContinuation<Void, Never>?
+    var recentFrames: [(time: Double, tokens: Tensor)] = []
+    let judge: YesNoJudge?
 
     // MARK: Timeline (isolated)
 
@@ -123,6 +131,7 @@ public actor LiveSession {
         } else {
             featureMemory = nil
         }
+        judge = YesNoJudge(model: model, context: engine.context)
         clipCollector = ClipCollector(
             clipSeconds: configuration.memory.clipSeconds, framesPerClip: configuration.framesPerClip,
             width: model.model.decoder.config.hiddenSize)
@@ -173,6 +182,7 @@ public actor LiveSession {
         tasks.append(Task(priority: .high) { await self.encoderLoop() })
         tasks.append(Task(priority: .medium) { await self.answerLoop() })
         if memory != nil { tasks.append(Task(priority: .low) { await self.captionLoop() }) }
+        tasks.append(Task(priority: .low) { await self.standingLoop() })
         let interval = configuration.statusInterval
         tasks.append(
             Task.detached(priority: .low) { [weak self] in
@@ -199,6 +209,8 @@ public actor LiveSession {
             answerWaiter = nil
             captionWaiter?.resume()
             captionWaiter = nil
+            standingWaiter?.resume()
+            standingWaiter = nil
             for w in spaceWaiters { w.resume() }
             spaceWaiters.removeAll()
             for t in tasks { t.cancel() }
@@ -258,6 +270,8 @@ public actor LiveSession {
         updateStatus()
     }
 
+    var unencodedFramesWaiting: Int { unencodedFrames }
+
     private var unencodedFrames: Int {
         timeline.reduce(0) { n, item in if case .frame(let f) = item, f.encoded == nil { return n + 1 } else { return n } }
     }
@@ -288,9 +302,10 @@ public actor LiveSession {
                 await withCheckedContinuation { encoderWaiter = $0 }
                 continue
             }
-            // A file read at full speed always has a next frame; encoding ahead of a question whose turn has come
-            // would only delay its answer (live frames, in contrast, must be encoded as they arrive).
-            if !isPaced && questionIsWaitingAtHead {
+            // A file read at full speed always has a next frame; encoding ahead of a question whose turn has come,
+            // of clips waiting for captions or of standing checks would starve them (the encoder has the higher
+            // priority) — so a file is processed in order. Live frames, in contrast, are encoded as they arrive.
+            if !isPaced && (questionIsWaitingAtHead || !captionBacklog.isEmpty || captioning || !standingDue.isEmpty) {
                 await withCheckedContinuation { encoderWaiter = $0 }
                 continue
             }
@@ -352,6 +367,11 @@ public actor LiveSession {
                 guard let encoded = f.encoded else { return }
                 timeline.removeFirst()
                 if memory != nil { collectForCaptions(time: encoded.time, tokens: engine.tokens(of: encoded)) }
+                if !standing.isEmpty {
+                    noteFrameForStanding(
+                        time: encoded.time, tokens: engine.tokens(of: encoded),
+                        changed: Double(encoded.report.changedPatchFraction))
+                }
                 if engine.commit(encoded) {
                     commitLag.record(MonotonicClock.seconds - f.frame.receivedAt)
                     maybeScheduleCommentary(after: f)

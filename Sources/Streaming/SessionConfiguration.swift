@@ -71,6 +71,9 @@ public struct SessionConfiguration: Sendable, Equatable {
     public var bankSeconds: Double = 3600
     /// Synopsis clusters (K), detail frames (R) and current frames (n_cur) of a read.
     public var memoryPlan = ReadPlan()
+    /// Standing questions: seconds between checks, and the share of changed patches that calls for one.
+    public var standingPollInterval: Double = 5
+    public var standingChangeThreshold: Double = 0.02
 
     public init() {}
 }
@@ -194,6 +197,10 @@ extension SessionConfiguration {
             int("detail-frames", "R", "Feature memory: real past frames a question reads.", d.memoryPlan.detailCount, 0...16) {
                 $0.memoryPlan.detailCount = $1
             },
+            double("watch-interval", "S", "Standing questions: media seconds between checks.", d.standingPollInterval,
+                0.5...3600) { $0.standingPollInterval = $1 },
+            double("watch-change", "F", "Standing questions: share of changed patches that calls for a check.",
+                d.standingChangeThreshold, 0...1) { $0.standingChangeThreshold = $1 },
         ]
     }()
 

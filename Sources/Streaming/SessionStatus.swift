@@ -15,6 +15,9 @@ public struct SessionCounters: Sendable, Equatable {
     /// Clip captions written and skipped (the backlog was full).
     public var captionsWritten = 0
     public var captionsSkipped = 0
+    /// Standing-question checks made, and skipped for lack of headroom.
+    public var standingChecks = 0
+    public var standingSkipped = 0
     /// Frames the feature memory refused (out of order, bank file errors).
     public var featureMemoryErrors = 0
     public var commentaries = 0

@@ -125,7 +125,7 @@ struct FramesCommand: VigilCommand {
     /// Events as short messages: reconnects and stalls as warnings, the rest as information.
     static func report(_ event: VigilEvent) {
         switch event {
-        case .segment, .answer:
+        case .segment, .answer, .alert:
             return
         case .error(_, _, let message, let retryIn):
             // Fatal errors are thrown and printed once by the dispatcher.

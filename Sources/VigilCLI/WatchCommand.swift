@@ -11,6 +11,7 @@
 import Foundation
 import Kernels
 import MediaIngest
+import Memory
 import SmolVLM
 import Streaming
 import Synchronization
@@ -253,7 +254,12 @@ final class WatchView: Sendable {
                 let text = line.trimmingCharacters(in: .whitespaces)
                 if text.isEmpty { continue }
                 if text.hasPrefix("/") {
-                    if handleCommand(text) { stopContinuation.yield(.quit); return }
+                    if await handleCommand(text) { stopContinuation.yield(.quit); return }
+                    continue
+                }
+                if QuestionClass.of(text) == .standing {
+                    let id = session.watchFor(text)
+                    terminal.writeLines("· watching for “\(StandingQuestion.condition(from: text))” (\(id)); /standing lists, /cancel \(id) stops\n")
                     continue
                 }
                 ask(text)
@@ -270,9 +276,27 @@ final class WatchView: Sendable {
     }
 
     /// Runs a slash command; true to quit.
-    private func handleCommand(_ text: String) -> Bool {
+    private func handleCommand(_ text: String) async -> Bool {
         let word = text.split(separator: " ").first.map(String.init) ?? text
+        let rest = text.dropFirst(word.count).trimmingCharacters(in: .whitespaces)
         switch word {
+        case "/watch-for":
+            guard !rest.isEmpty else {
+                terminal.writeLines("usage: /watch-for CONDITION (e.g. /watch-for a person is at the door)\n")
+                return false
+            }
+            let id = session.watchFor(rest)
+            terminal.writeLines("· watching for “\(StandingQuestion.condition(from: rest))” (\(id))\n")
+        case "/standing":
+            let list = await session.standingQuestions()
+            if list.isEmpty { terminal.writeLines("no standing questions; /watch-for CONDITION adds one\n") }
+            for q in list {
+                let state = q.state == .fired ? "fired at \(Self.clock(q.firedAt ?? 0))" : q.state.rawValue
+                terminal.writeLines("  \(q.id)  \(q.condition)  — \(state), \(q.checks) checks, \(q.skipped) skipped\n")
+            }
+        case "/cancel":
+            let ok = await session.cancelStanding(rest)
+            terminal.writeLines(ok ? "· \(rest) cancelled\n" : "no watching standing question \(rest); /standing lists them\n")
         case "/quit", "/exit", "/q":
             return true
         case "/status":
@@ -281,9 +305,11 @@ final class WatchView: Sendable {
             terminal.writeLines(
                 """
                 Type a question and press Enter: it is answered about the stream as it is now.
-                  /status   frames, lag, drops, KV cache, cacher and pruner figures, memory
-                  /help     this text
-                  /quit     stop watching (also Ctrl-D or Ctrl-C)
+                  /status            frames, lag, drops, KV cache, cacher and pruner figures, memory
+                  /watch-for COND    tell me when COND holds (also: a line starting "tell me when …")
+                  /standing          the standing questions;  /cancel ID  stops one
+                  /help              this text
+                  /quit              stop watching (also Ctrl-D or Ctrl-C)
 
                 """)
         default:
@@ -357,6 +383,8 @@ final class WatchView: Sendable {
             terminal.writeLines("[\(Self.clock(s.end))] \(s.text)\n")
         case .answer:
             break
+        case .alert(let a):
+            terminal.writeLines("! [\(Self.clock(a.at))] \(a.condition) (standing question \(a.id))\n")
         }
     }
 

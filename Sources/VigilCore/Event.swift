@@ -20,6 +20,8 @@ public enum VigilEvent: Sendable {
     case segment(SegmentEvent)
     /// A question's answer.
     case answer(AnswerEvent)
+    /// A standing question ("tell me when …") came true.
+    case alert(AlertEvent)
 
     /// The event's `type` field.
     public var type: String {
@@ -28,6 +30,7 @@ public enum VigilEvent: Sendable {
         case .error: return "error"
         case .segment: return "segment"
         case .answer: return "answer"
+        case .alert: return "alert"
         }
     }
 
@@ -37,6 +40,7 @@ public enum VigilEvent: Sendable {
         case .status(let s): return s.json
         case .segment(let s): return s.json
         case .answer(let a): return a.json
+        case .alert(let a): return a.json
         case .error(let source, let code, let message, let retryIn):
             var members: [(String, JSONValue)] = [
                 ("type", .string("error")), ("source", .string(source)), ("code", .string(code)),
@@ -162,6 +166,39 @@ public struct AnswerEvent: Sendable {
         if let stopReason { members.append(("stop_reason", .string(stopReason))) }
         if let error { members.append(("error", .string(error))) }
         return .object(members)
+    }
+}
+
+/// A standing question that came true: `{"type":"alert","id":…,"source":…,"condition":…,"at":…,"answer":…}`.
+public struct AlertEvent: Sendable {
+    public var id: String
+    public var source: String
+    public var condition: String
+    /// Media time at which it was seen to be true.
+    public var at: Double
+    public var wallTime: Date
+    public var answer: String
+    public var evidence: [TimeSpan]
+
+    public init(
+        id: String, source: String, condition: String, at: Double, wallTime: Date = Date(), answer: String,
+        evidence: [TimeSpan]
+    ) {
+        self.id = id
+        self.source = source
+        self.condition = condition
+        self.at = at
+        self.wallTime = wallTime
+        self.answer = answer
+        self.evidence = evidence
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("type", .string("alert")), ("id", .string(id)), ("source", .string(source)),
+            ("condition", .string(condition)), ("at", .double(at)), ("wall_time", .string(WallTime.format(wallTime))),
+            ("answer", .string(answer)), ("evidence", .array(evidence.map(\.json))),
+        ])
     }
 }
 
