@@ -74,6 +74,9 @@ public struct SessionConfiguration: Sendable, Equatable {
     /// Standing questions: seconds between checks, and the share of changed patches that calls for one.
     public var standingPollInterval: Double = 5
     public var standingChangeThreshold: Double = 0.02
+    /// Where a persistent session keeps its memory (SQLite database and bank files; see docs/memory.md). Nil: the
+    /// session's memory lives and dies with the process.
+    public var stateDirectory: URL?
 
     public init() {}
 }

@@ -33,6 +33,13 @@ public struct StandingQuestion: Sendable, Equatable {
     public var skipped: Int
     /// Time of the last check (media seconds).
     public var lastCheck: Double?
+    /// Nil: reported once, then `fired`. Otherwise it stays `watching` and reports again — one alert per event —
+    /// once the condition has been seen false since the last report and `cooldown` media seconds have passed.
+    public var cooldown: Double?
+    /// Times it has been reported.
+    public var fireCount: Int = 0
+    /// False from a report until the condition is next seen false (re-arming for a later event).
+    public var armed: Bool = true
 
     /// The condition of a request worded as a command ("tell me when X" → "X").
     public static func condition(from request: String) -> String {
@@ -110,14 +117,17 @@ final class YesNoJudge {
 
 extension LiveSession {
     /// Registers a standing question ("tell me when …" or a bare condition); returns its id. It is checked as the
-    /// stream goes on and reported once, as an `alert` event, when it comes true.
+    /// stream goes on and reported, as an `alert` event, when it comes true: once, or — with a `cooldown` — once
+    /// per event (false again, then true again at least `cooldown` media seconds after the last report).
     @discardableResult
-    public nonisolated func watchFor(_ request: String, every pollInterval: Double? = nil, id: String? = nil) -> String {
+    public nonisolated func watchFor(
+        _ request: String, every pollInterval: Double? = nil, id: String? = nil, cooldown: Double? = nil
+    ) -> String {
         let number = standingCounter.wrappingAdd(1, ordering: .relaxed).newValue
         let question = StandingQuestion(
             id: id ?? "w\(number)", condition: StandingQuestion.condition(from: request), since: currentMediaTime,
             pollInterval: max(0.5, pollInterval ?? configuration.standingPollInterval), state: .watching,
-            firedAt: nil, checks: 0, skipped: 0, lastCheck: nil)
+            firedAt: nil, checks: 0, skipped: 0, lastCheck: nil, cooldown: cooldown.map { max(0, $0) })
         Task(priority: .high) { await self.register(question) }
         return question.id
     }
@@ -185,8 +195,12 @@ extension LiveSession {
             standing[i].checks += 1
             counters.standingChecks += 1
             let verdict = judge.judge(condition: standing[i].condition, frames: frames, caption: caption)
-            if verdict == true {
-                standing[i].state = .fired
+            if verdict == false { standing[i].armed = true }
+            let cooled = standing[i].firedAt.map { newest.time >= $0 + (standing[i].cooldown ?? 0) } ?? true
+            if verdict == true, standing[i].armed, cooled {
+                standing[i].state = standing[i].cooldown == nil ? .fired : .watching
+                standing[i].armed = false
+                standing[i].fireCount += 1
                 standing[i].firedAt = newest.time
                 let start = frames.first?.time ?? newest.time
                 events.publish(
