@@ -187,7 +187,7 @@ final class IngestSession: Sendable {
         let settings = OpenSettings(
             timeout: options.timeout, rtspTransport: options.rtspTransport, isLive: isLive,
             decoderThreads: options.decoderThreads)
-        var progress = Progress(sampler: FrameSampler(fps: options.fps))
+        var progress = Progress(sampler: FrameSampler(fps: options.fps, start: options.startTime))
         var everConnected = false
         var attempt = 0
         // "connecting" is for network sources; a local file or a pipe is simply open ("live") or not.
@@ -298,12 +298,14 @@ final class IngestSession: Sendable {
             let time = progress.clock.time(
                 pts: pts == cff_nopts_value() ? nil : pts, wallClock: now,
                 fallbackInterval: duration ?? nominalInterval)
+            let reported = time + options.timeOffset
             state.withLock {
                 $0.decoded += 1
-                $0.mediaTime = time
+                $0.mediaTime = reported
             }
             if paced {
                 // Replay at the file's own pace: frame time t is shown t seconds after the first frame.
+                guard time + FrameSampler.tolerance >= options.startTime else { continue }
                 let origin = paceOrigin ?? (now - time)
                 paceOrigin = origin
                 if !pause(seconds: origin + time - FFmpeg.now()) { return .stopped }
@@ -318,7 +320,7 @@ final class IngestSession: Sendable {
             }
             let shown = orientation.displayed(width: Int(frame.pointee.width), height: Int(frame.pointee.height))
             let sample = SampledFrame(
-                index: progress.nextIndex, time: MediaTime(seconds: time), wallClock: stamped ? Date() : nil,
+                index: progress.nextIndex, time: MediaTime(seconds: reported), wallClock: stamped ? Date() : nil,
                 image: image, segment: state.withLock { $0.reconnects }, sourceWidth: shown.width,
                 sourceHeight: shown.height)
             progress.nextIndex += 1

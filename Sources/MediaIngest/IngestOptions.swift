@@ -36,6 +36,11 @@ public struct IngestOptions: Sendable, Equatable {
     public var sourceName: String?
     /// Decoder threads, 0 = FFmpeg's choice.
     public var decoderThreads: Int
+    /// Media seconds before which frames are decoded but not sampled (a question about minute 10 of a recording
+    /// needs only the frames just before it). Decoding on from the start keeps every time exact.
+    public var startTime: Double = 0
+    /// Seconds added to every media time reported (a resumed session's time continues where it stopped).
+    public var timeOffset: Double = 0
 
     /// Options with the documented defaults.
     public init(

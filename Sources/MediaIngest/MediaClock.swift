@@ -92,9 +92,14 @@ struct FrameSampler {
     /// Timestamps within this many seconds below a target still count as reaching it (rounding of pts × time base).
     static let tolerance = 1e-6
 
-    init(fps: Double) {
+    /// A sampler whose first target is the first k/fps at or after `start`.
+    init(fps: Double, start: Double = 0) {
         precondition(fps > 0, "sampling rate must be positive")
         self.fps = fps
+        if start > 0, start.isFinite {
+            let first = (start * fps - Self.tolerance * fps).rounded(.up)
+            nextTarget = first < Double(Int.max / 2) ? max(0, Int(first)) : Int.max / 2
+        }
     }
 
     /// The next target time in seconds.

@@ -108,6 +108,13 @@ public final class TextMemory: @unchecked Sendable {
     /// The latest stream summary.
     public var latestSummary: TextMemoryEntry? { entries.last { $0.level == .summary } }
 
+    /// A segment summary not yet followed by its stream summary (a run stopped between writing the two).
+    public var segmentAwaitingSummary: TextMemoryEntry? {
+        guard let segment = entries.last(where: { $0.level == .segment }) else { return nil }
+        if let summary = latestSummary, summary.end >= segment.end - 1e-9 { return nil }
+        return segment
+    }
+
     /// Entries of `level` that ended by `time`, oldest first.
     public func entries(_ level: TextMemoryEntry.Level, endingBy time: Double = .infinity) -> [TextMemoryEntry] {
         entries.filter { $0.level == level && $0.end <= time + 1e-9 }

@@ -225,18 +225,24 @@ public actor CaptionJob {
     private func summarise(final: Bool, onEntry: @Sendable (TextMemoryEntry) throws -> Void, report: inout CaptionReport)
         async throws
     {
-        while let segment = memory.dueSegment(final: final) {
+        while true {
             let t0 = DispatchTime.now()
+            // Each segment summary is followed by the stream summary; a resumed run first writes one it missed.
+            if let segment = memory.segmentAwaitingSummary {
+                var whole = try captioner.beginSummary(previous: memory.latestSummary, segment: segment)
+                while !captioner.step(&whole) { await Task.yield() }
+                let stream = captioner.entry(for: whole)
+                memory.add(stream)
+                try onEntry(stream)
+                report.captionSeconds += t0.secondsElapsed
+                continue
+            }
+            guard let segment = memory.dueSegment(final: final) else { break }
             var job = try captioner.beginSegment(segment.clips, start: segment.start, end: segment.end)
             while !captioner.step(&job) { await Task.yield() }
             let summary = captioner.entry(for: job)
             memory.add(summary)
             try onEntry(summary)
-            var whole = try captioner.beginSummary(previous: memory.latestSummary, segment: summary)
-            while !captioner.step(&whole) { await Task.yield() }
-            let stream = captioner.entry(for: whole)
-            memory.add(stream)
-            try onEntry(stream)
             report.captionSeconds += t0.secondsElapsed
         }
     }

@@ -96,6 +96,7 @@ extension LiveSession {
                 do {
                     var job = try captioner.beginClip(frames: frames, start: start, end: end)
                     while !captioner.step(&job) && !stopped { await Task.yield() }
+                    if stopped { return }  // never a cut-short caption: entries are final once written
                     let entry = captioner.entry(for: job)
                     memory.add(entry)
                     counters.captionsWritten += 1
@@ -112,17 +113,24 @@ extension LiveSession {
     }
 
     private func summariseDue(memory: TextMemory, captioner: Captioner) async {
-        while !stopped, let segment = memory.dueSegment() {
+        while !stopped {
+            // Each segment summary is followed by the stream summary (first one a resumed session missed).
+            if let segment = memory.segmentAwaitingSummary {
+                guard var whole = try? captioner.beginSummary(previous: memory.latestSummary, segment: segment) else { return }
+                while !captioner.step(&whole) && !stopped { await Task.yield() }
+                guard !stopped else { return }
+                let stream = captioner.entry(for: whole)
+                memory.add(stream)
+                publishEntry(stream)
+                continue
+            }
+            guard let segment = memory.dueSegment() else { return }
             guard var job = try? captioner.beginSegment(segment.clips, start: segment.start, end: segment.end) else { return }
             while !captioner.step(&job) && !stopped { await Task.yield() }
+            guard !stopped else { return }
             let summary = captioner.entry(for: job)
             memory.add(summary)
             publishEntry(summary)
-            guard var whole = try? captioner.beginSummary(previous: memory.latestSummary, segment: summary) else { return }
-            while !captioner.step(&whole) && !stopped { await Task.yield() }
-            let stream = captioner.entry(for: whole)
-            memory.add(stream)
-            publishEntry(stream)
         }
     }
 
@@ -134,6 +142,14 @@ extension LiveSession {
                 SegmentEvent(
                     source: name, start: e.start, end: e.end, text: e.text, model: model.name,
                     latencyMs: e.timings["latency_ms"], kind: kind)))
+    }
+
+    /// Puts entries written before (a captioning pass over the same media, a resumed session) in the text memory;
+    /// captioning goes on after the last clip among them. Call before `start()`.
+    func seedMemory(_ entries: [TextMemoryEntry]) {
+        guard let memory else { return }
+        for e in entries { memory.add(e) }
+        clipCollector.start = max(clipCollector.start, memory.captionedUntil)
     }
 
     /// The text memory's entries so far (captions and summaries).

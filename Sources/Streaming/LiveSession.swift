@@ -148,6 +148,7 @@ public actor LiveSession {
         var o = IngestOptions(fps: c.fps, size: .fitWithin(2 * max(tileSide, 1)), realtime: c.realtime ?? false)
         o.sourceName = c.sourceName
         o.queueCapacity = 2
+        o.startTime = max(0, c.startTime.isFinite ? c.startTime : 0)
         return o
     }
 
@@ -183,15 +184,19 @@ public actor LiveSession {
         tasks.append(Task(priority: .medium) { await self.answerLoop() })
         if memory != nil { tasks.append(Task(priority: .low) { await self.captionLoop() }) }
         tasks.append(Task(priority: .low) { await self.standingLoop() })
+        // Periodic status events (none for an interval that is not a positive number of seconds).
         let interval = configuration.statusInterval
-        tasks.append(
-            Task.detached(priority: .low) { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
-                    guard let self, !Task.isCancelled else { return }
-                    self.publishStatus()
-                }
-            })
+        if interval.isFinite && interval > 0 {
+            let nanoseconds = UInt64(min(interval, 86_400) * 1e9)
+            tasks.append(
+                Task.detached(priority: .low) { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(nanoseconds: nanoseconds)
+                        guard let self, !Task.isCancelled else { return }
+                        self.publishStatus()
+                    }
+                })
+        }
         updateStatus()
     }
 

@@ -77,6 +77,8 @@ public struct SessionConfiguration: Sendable, Equatable {
     /// Where a persistent session keeps its memory (SQLite database and bank files; see docs/memory.md). Nil: the
     /// session's memory lives and dies with the process.
     public var stateDirectory: URL?
+    /// Media seconds of a non-live source before which frames are decoded but not looked at (`vigil ask --at`).
+    public var startTime: Double = 0
 
     public init() {}
 }

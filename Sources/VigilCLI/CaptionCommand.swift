@@ -124,26 +124,44 @@ struct CaptionCommand: VigilCommand {
         let files = try Self.expand(inputs)
         guard !files.isEmpty else { throw SessionArgumentError("no video files in \(inputs.joined(separator: " "))") }
         let scheduler = ComputeScheduler.shared(threads: threads)
-        let vlm = try await ModelArguments.loadVision(
-            options: preset == nil ? model : nil, preset: preset, precision: precision, purpose: "vigil caption")
-        settings.pruner.keep = min(settings.pruner.keep, vlm.tokensPerFrame)
-        let fingerprint = settings.fingerprint.merging(["model": vlm.name, "precision": precision.rawValue]) { a, _ in a }
+        // The journal fingerprint names the model as given (the loaded model's name), so finished inputs are known
+        // before any model is loaded: a rerun over captioned files does no model work at all.
+        let modelName = preset?.rawValue ?? model.model
+        let fingerprint = settings.fingerprint.merging(["model": modelName, "precision": precision.rawValue]) { a, _ in a }
         let identitySettings = JournalIdentity.fingerprint(fingerprint)
         let mode: ProgressMode = progress == .auto ? (Console.stderrIsTerminal ? .bar : .none) : progress
         let display = CaptionProgressDisplay(mode: mode, files: files.count)
         let shared = CaptionRunState()
+        var pending: [String] = []
+        for file in files {
+            if !force, CaptionFileRunner.isComplete(
+                file, directory: outputDirectory, formats: formats, identitySettings: identitySettings)
+            {
+                display.line("\((file as NSString).lastPathComponent): up to date")
+                shared.outcomes.withLock { $0.append((file, .upToDate)) }
+            } else {
+                pending.append(file)
+            }
+        }
+        let vlm: VisionLanguageModel? = pending.isEmpty ? nil : try await ModelArguments.loadVision(
+            options: preset == nil ? model : nil, preset: preset, precision: precision, purpose: "vigil caption")
+        if let vlm { settings.pruner.keep = min(settings.pruner.keep, vlm.tokensPerFrame) }
         Interruption.onInterrupt { shared.stop.store(true, ordering: .relaxed) }
-        let runner = CaptionFileRunner(
-            model: vlm, settings: settings, formats: formats, outputDirectory: outputDirectory, force: force,
-            runDetails: timings, identitySettings: identitySettings, scheduler: scheduler, display: display)
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<min(jobs, files.count) {
-                group.addTask {
-                    while !shared.stop.load(ordering: .relaxed) {
-                        let i = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard i < files.count else { return }
-                        let outcome = await runner.caption(files[i], shouldStop: { shared.stop.load(ordering: .relaxed) })
-                        shared.outcomes.withLock { $0.append((files[i], outcome)) }
+        if let vlm {
+            let runner = CaptionFileRunner(
+                model: vlm, settings: settings, formats: formats, outputDirectory: outputDirectory, force: force,
+                runDetails: timings, identitySettings: identitySettings, scheduler: scheduler, display: display)
+            let work = pending
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<min(jobs, work.count) {
+                    group.addTask {
+                        while !shared.stop.load(ordering: .relaxed) {
+                            let i = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                            guard i < work.count else { return }
+                            let outcome = await runner.caption(
+                                work[i], shouldStop: { shared.stop.load(ordering: .relaxed) })
+                            shared.outcomes.withLock { $0.append((work[i], outcome)) }
+                        }
                     }
                 }
             }
@@ -275,6 +293,18 @@ struct CaptionFileRunner: Sendable {
             Log.error(message.hasPrefix(file) || message.contains(file) ? message : "\(file): \(message)")
             return .failed(message)
         }
+    }
+
+    /// Whether `file`'s outputs are complete for these settings (false on any doubt: the full path decides).
+    static func isComplete(
+        _ file: String, directory: String?, formats: [CaptionFormat], identitySettings: String
+    ) -> Bool {
+        guard FileManager.default.fileExists(atPath: file),
+            let identity = try? JournalIdentity.of(inputAt: file, settings: identitySettings),
+            let state = try? CaptionOutputs(input: file, directory: directory, formats: formats).state(identity: identity),
+            case .complete = state
+        else { return false }
+        return true
     }
 
     /// What is left to do; a journal of another input or other settings is replaced (with a warning).

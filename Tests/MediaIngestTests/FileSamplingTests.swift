@@ -112,6 +112,21 @@ extension FileSamplingTests {
         }
     }
 
+    @Test(arguments: [MediaClip.h264At30, .variableRate])
+    func aStartTimeKeepsTheSamplesOfAWholeReadFromThenOn(clip: MediaClip) async throws {
+        let path = try MediaFixtures.path(clip)
+        let whole = try await readAll(path, options: IngestOptions(fps: 2)).frames.map(\.time.seconds)
+        var options = IngestOptions(fps: 2)
+        options.startTime = 4.2
+        let (later, _, counters) = try await readAll(path, options: options)
+        #expect(later.map(\.time.seconds) == whole.filter { $0 >= 4.2 - 1e-6 })
+        #expect(counters.decoded == (clip.frameTimes?.count ?? 0))
+        options.timeOffset = 100
+        let shifted = try await readAll(path, options: options).frames.map(\.time.seconds)
+        #expect(zip(shifted, later).allSatisfy { abs($0 - ($1.time.seconds + 100)) < 1e-9 })
+        #expect(shifted.count == later.count)
+    }
+
     @Test func sizesSquashOrFitTheLongEdge() async throws {
         let path = try MediaFixtures.path(.h264At25Matroska)
         let squashed = try await readAll(path, options: IngestOptions(size: .square(64))).frames

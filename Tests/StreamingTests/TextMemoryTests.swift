@@ -79,15 +79,19 @@ import VigilCore
         let source = try Self.clip(seconds: 65)
         let whole = Collected()
         _ = try await CaptionJob(model: Self.model, source: source, settings: Self.settings()).run(onEntry: { whole.add($0) })
-        // Interrupted after the third clip (and the first segment's summaries): resume from what was written.
-        let firstPart = Array(whole.entries.prefix { $0.end <= 30 })
-        let rest = Collected()
-        _ = try await CaptionJob(model: Self.model, source: source, settings: Self.settings(), resumeWith: firstPart)
-            .run(onEntry: { rest.add($0) })
-        let resumed = firstPart + rest.entries
-        #expect(resumed.map(\.text) == whole.entries.map(\.text))
-        #expect(resumed.map(\.start) == whole.entries.map(\.start))
-        #expect(resumed.map(\.level) == whole.entries.map(\.level))
+        // Interrupted after the third clip (and the first segment's summaries), after the segment summary but
+        // before the stream summary that follows it, and after the first clip: each resumes to the same entries.
+        let afterSegment = whole.entries.firstIndex { $0.level == .segment }! + 1
+        for cut in [whole.entries.prefix { $0.end <= 30 }.count, afterSegment, 1] {
+            let firstPart = Array(whole.entries.prefix(cut))
+            let rest = Collected()
+            _ = try await CaptionJob(model: Self.model, source: source, settings: Self.settings(), resumeWith: firstPart)
+                .run(onEntry: { rest.add($0) })
+            let resumed = firstPart + rest.entries
+            #expect(resumed.map(\.text) == whole.entries.map(\.text), "cut after \(cut) entries")
+            #expect(resumed.map(\.start) == whole.entries.map(\.start), "cut after \(cut) entries")
+            #expect(resumed.map(\.level) == whole.entries.map(\.level), "cut after \(cut) entries")
+        }
     }
 
     @Test func aJobStoppedAtATimeHasWhatALiveSessionWouldHaveThen() async throws {

@@ -5,23 +5,23 @@
 import Foundation
 
 /// A cue read back: times in milliseconds and the text lines (entities decoded for WebVTT).
-struct ParsedCue: Equatable {
-    var start: Int64
-    var end: Int64
-    var lines: [String]
+public struct ParsedCue: Equatable, Sendable {
+    public var start: Int64
+    public var end: Int64
+    public var lines: [String]
 
-    var text: String { lines.joined(separator: "\n") }
+    public var text: String { lines.joined(separator: "\n") }
 }
 
 /// A file broke the format's rules.
-struct SubtitleSyntaxError: Error, CustomStringConvertible {
-    var description: String
+public struct SubtitleSyntaxError: Error, CustomStringConvertible {
+    public var description: String
     init(_ description: String) { self.description = description }
 }
 
-enum SubtitleParsers {
+public enum SubtitleParsers {
     /// The cues and NOTE blocks of a WebVTT file.
-    static func webVTT(_ text: String) throws -> (cues: [ParsedCue], notes: [String]) {
+    public static func webVTT(_ text: String) throws -> (cues: [ParsedCue], notes: [String]) {
         guard !text.contains("\r") else { throw SubtitleSyntaxError("carriage return in a file we write with LF") }
         guard !text.hasPrefix("\u{FEFF}") else { throw SubtitleSyntaxError("byte order mark") }
         let blocks = try splitBlocks(text)
@@ -56,7 +56,7 @@ enum SubtitleParsers {
     }
 
     /// The cues of an SRT file (numbered from 1, each followed by one blank line).
-    static func srt(_ text: String) throws -> [ParsedCue] {
+    public static func srt(_ text: String) throws -> [ParsedCue] {
         guard !text.contains("\r") else { throw SubtitleSyntaxError("carriage return in a file we write with LF") }
         if text.isEmpty { return [] }
         guard text.hasSuffix("\n\n"), !text.hasSuffix("\n\n\n") else {
