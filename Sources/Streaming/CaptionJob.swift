@@ -61,6 +61,8 @@ public struct CaptionReport: Sendable {
     public var wallSeconds: Double
     public var visionSeconds: Double
     public var captionSeconds: Double
+    /// Of `captionSeconds`, the part spent on clip captions (the rest: segment and stream summaries).
+    public var clipCaptionSeconds: Double = 0
     public var visionFLOPs: Double
     public var visionFullFLOPs: Double
     public var tokensKept: Int
@@ -217,6 +219,7 @@ public actor CaptionJob {
         while !captioner.step(&job) { await Task.yield() }
         let entry = captioner.entry(for: job)
         report.captionSeconds += t0.secondsElapsed
+        report.clipCaptionSeconds += t0.secondsElapsed
         memory.add(entry)
         try onEntry(entry)
     }

@@ -35,7 +35,7 @@ struct BenchCommand: VigilCommand {
             .option(
                 "--live", value: "SOURCE",
                 help: "Live mode: replay SOURCE in real time through a live session (see LIVE MODE below)."),
-            .option("--seconds", value: "S", help: "Live mode: media seconds to run (default: the whole source)."),
+            .option("--seconds", value: "S", help: "Live and caption modes: media seconds to run (default: the whole source)."),
             .option(
                 "--question", value: "T:TEXT", help: "Live mode: ask TEXT at media time T seconds (repeatable).",
                 repeatable: true),
@@ -49,6 +49,8 @@ struct BenchCommand: VigilCommand {
                 "--stream-text", value: "FILE",
                 help: "Text mode: perplexity of FILE through a sliding-window oracle, sink + window streaming, and a "
                     + "window without sink (a text model, e.g. the SmolLM2 GGUF)."),
+            .option("--caption", value: "FILE", help: "Caption mode: caption FILE at vigil caption's defaults."),
+            .flag("--baseline", help: "Caption mode: run again without cacher and pruner, for the measured saving."),
             .option("--cache-size", value: "N", help: "Text mode: KV positions of the streaming cache.", default: "1024"),
             .option("--sink-tokens", value: "N", help: "Text mode: tokens pinned at the start.", default: "4"),
             .option("--stride", value: "N", help: "Text mode: recompute stride of the oracle.", default: "256"),
@@ -60,6 +62,7 @@ struct BenchCommand: VigilCommand {
             "vigil bench --random-weights smolvlm2-256m --live samples/long/static_moving_10min.mp4 --seconds 600 "
                 + "--question '120:what is moving?' --json",
             "vigil bench --model SmolLM2-135M-Instruct.Q4_1.gguf --stream-text book.txt --cache-size 1024 --json",
+            "vigil bench --random-weights smolvlm2-256m --caption samples/long/scene_cuts_10min.mp4 --json",
         ])
 
     var preset: ModelPreset?
@@ -90,6 +93,7 @@ struct BenchCommand: VigilCommand {
     func run() async throws {
         if let source = arguments.value("--live") { return try await runLive(source: source) }
         if let file = arguments.value("--stream-text") { return try await runStreamText(file: file) }
+        if let file = arguments.value("--caption") { return try await runCaption(file: file) }
         setComputeThreads(threads)
         let loadStart = Date()
         let name = preset?.rawValue ?? model!.model

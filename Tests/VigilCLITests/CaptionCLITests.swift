@@ -184,4 +184,23 @@ import VigilCore
         #expect(bad.status == 1)
         #expect(!bad.stderr.joined().contains("Fatal"))
     }
+
+    @Test func theCaptionBenchmarkReportsSpeedAndSavings() throws {
+        let inputs = try Self.folder("bench")
+        let input = inputs.appendingPathComponent("clip.mkv").path
+        try Self.clip(seconds: 40, at: input)
+        let run = try VigilBinary.run(
+            ["bench", "--model", Self.tinyModel, "--caption", input, "--baseline", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try VigilBinary.object(try #require(run.stdout.last))
+        #expect(report["mode"] as? String == "caption")
+        #expect(report["media_s"] as? Double == 40)
+        #expect(report["clip_captions"] as? Int == 2)
+        for key in ["realtime_x", "s_per_caption", "vision_flops_saved", "visual_tokens_kept", "wall_saved"] {
+            #expect(report[key] is Double, "\(key)")
+        }
+        #expect((report["vision_flops_saved"] as? Double ?? 0) > 0)
+        let baseline = try #require(report["baseline"] as? [String: Any])
+        #expect(baseline["vision_flops_saved"] as? Double == 0)
+    }
 }
