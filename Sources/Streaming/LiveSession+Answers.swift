@@ -215,10 +215,14 @@ extension LiveSession {
         // Beyond the window: the feature memory's clusters and detail frames (not for questions about now, which
         // the window answers).
         var visual: [MemoryBlock] = []
+        let snapshotStarted = MonotonicClock.seconds
         if let featureMemory, questionClass != .current, questionClass != .standing,
             let snapshot = try? featureMemory.snapshot(at: q.askedAt),
+            case let snapshotMs = (MonotonicClock.seconds - snapshotStarted) * 1000,
             let read = try? snapshot.read(for: questionClass, guidedTimes: context.guidedTimes)
         {
+            counters.memorySnapshotLastMs = snapshotMs
+            counters.memorySnapshotMaxMs = max(counters.memorySnapshotMaxMs, snapshotMs)
             let windowStart = engine.cache.chunks.first?.time ?? q.askedAt
             visual = (read.synopsis + read.detail).filter { $0.kind == .synopsis || $0.time < windowStart }
         }

@@ -90,6 +90,7 @@ public actor LiveSession {
     var rates = RateMeter()
     var encodeRate = RecentRate()
     var commitLag = Histogram(bucket: 0.01, buckets: 12_000)
+    var memoryIngestTime = Histogram(bucket: 0.000_05, buckets: 20_000)
     nonisolated let startedAt = DispatchTime.now()
 
     /// Prepares a session on `source` (nothing is read until `start()`). Throws when the configuration does not fit
@@ -330,7 +331,9 @@ public actor LiveSession {
                 let tokens = engine.frameTokens
                 let values = Array(UnsafeBufferPointer(start: tokens.floats, count: tokens.count))
                 do {
+                    let started = MonotonicClock.seconds
                     try featureMemory.ingest(frame: frame.index, tokens: values, time: frame.time)
+                    memoryIngestTime.record(MonotonicClock.seconds - started)
                 } catch {
                     counters.featureMemoryErrors += 1
                 }
@@ -405,6 +408,12 @@ public actor LiveSession {
         counters.commitLagP50 = commitLag.quantile(0.5)
         counters.commitLagP95 = commitLag.quantile(0.95)
         counters.commitLagMax = commitLag.maximum
+        if memoryIngestTime.count > 0 {
+            counters.memoryIngestP50Ms = memoryIngestTime.quantile(0.5) * 1000
+            counters.memoryIngestP95Ms = memoryIngestTime.quantile(0.95) * 1000
+            counters.memoryIngestMaxMs = memoryIngestTime.maximum * 1000
+        }
+        let memoryUsage = featureMemory?.usage
         let c = counters
         let cache = engine.cache
         var kinds: [(String, Int)] = []
@@ -442,6 +451,7 @@ public actor LiveSession {
             s.matmulPrimitives = primitives
             s.memoryEntries = memory?.entries.count ?? 0
             s.captionsBacklog = captionBacklog.count
+            s.featureMemory = memoryUsage
             if s.state == .connecting && (ingestCounters.decoded > 0 || !isLive) { s.state = .live }
         }
     }

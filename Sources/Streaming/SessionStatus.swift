@@ -2,6 +2,7 @@
 // (`LiveSession.status`), turned into C2 status events and the `/status` view.
 
 import Foundation
+import Memory
 import VigilCore
 
 /// Running totals of a session's timeline (kept on the compute thread, copied into each status snapshot); the model
@@ -30,6 +31,13 @@ public struct SessionCounters: Sendable, Equatable {
     public var commitLagP50 = 0.0
     public var commitLagP95 = 0.0
     public var commitLagMax = 0.0
+    /// Milliseconds to put a frame in the feature memory (bank + synopsis update): median, 95th percentile, largest.
+    public var memoryIngestP50Ms = 0.0
+    public var memoryIngestP95Ms = 0.0
+    public var memoryIngestMaxMs = 0.0
+    /// Milliseconds to take a feature-memory snapshot for a question: the last one and the largest.
+    public var memorySnapshotLastMs: Double?
+    public var memorySnapshotMaxMs = 0.0
 
     mutating func recordAnswer(ttft: Double, total: Double) {
         lastTTFT = ttft
@@ -69,6 +77,8 @@ public struct SessionStatus: Sendable, Equatable {
     /// Text memory entries written, and clips waiting for a caption.
     public var memoryEntries = 0
     public var captionsBacklog = 0
+    /// The feature memory's sizes (nil with it off).
+    public var featureMemory: FeatureMemoryUsage?
     /// Decoded and sampled frames per second over the last seconds.
     public var fpsIn = 0.0
     public var fpsSampled = 0.0

@@ -6,6 +6,7 @@
 
 import Foundation
 import Kernels
+import Memory
 import SmolVLM
 import Streaming
 import VigilCore
@@ -54,8 +55,10 @@ extension BenchCommand {
                         guard let a = answer else { return .null }
                         return .object([
                             ("at", .double(a.askedAt)), ("question", .string(a.question)),
+                            ("class", .string(QuestionClass.of(a.question).rawValue)),
                             ("ttft_s", .double(a.ttftMs / 1000)), ("total_s", .double(a.totalMs / 1000)),
-                            ("tokens", .int(a.tokens)), ("error", .string(a.error)),
+                            ("tokens", .int(a.tokens)), ("evidence", .array(a.evidence.map(\.json))),
+                            ("error", .string(a.error)),
                         ])
                     })
             }
@@ -153,9 +156,25 @@ extension BenchCommand {
             ("blocks", .int(last.retrievalBlocks)), ("reserved_bytes", .int(last.retrievalReservedBytes)),
             ("thinned", .int(last.retrievalThinned)),
         ])
+        let usage = last.featureMemory
+        let hierarchical: JSONValue = .object([
+            ("feature_memory", .bool(usage != nil)),
+            ("ingest_ms", .object([
+                ("p50", .double(c.memoryIngestP50Ms)), ("p95", .double(c.memoryIngestP95Ms)),
+                ("max", .double(c.memoryIngestMaxMs)),
+            ])),
+            ("snapshot_ms", .object([("last", .double(c.memorySnapshotLastMs)), ("max", .double(c.memorySnapshotMaxMs))])),
+            ("bank_ram_bytes", .int(usage?.bankRAMBytes)), ("bank_file_bytes", .int(usage?.bankFileBytes)),
+            ("global_key_bytes", .int(usage?.globalKeyBytes)), ("synopsis_bytes", .int(usage?.synopsisBytes)),
+            ("ram_bytes", .int(usage?.ramBytes)), ("bank_ram_frames", .int(usage?.bankRAMFrames)),
+            ("thinned_frames", .int(usage?.thinnedFrames)),
+            ("text_entries", .int(last.memoryEntries)), ("captions_written", .int(c.captionsWritten)),
+            ("captions_skipped", .int(c.captionsSkipped)), ("standing_checks", .int(c.standingChecks)),
+            ("standing_skipped", .int(c.standingSkipped)), ("errors", .int(c.featureMemoryErrors)),
+        ])
         let report: JSONValue = .object(
             settings + frames + [
-                ("vision", vision), ("pruner", pruner), ("kv", kv), ("retrieval", retrieval),
+                ("vision", vision), ("pruner", pruner), ("kv", kv), ("retrieval", retrieval), ("memory", hierarchical),
                 ("questions", .array(answers)), ("rss", memory), ("samples", .array(samples)),
             ])
         if json {
