@@ -257,6 +257,10 @@ final class WatchView: Sendable {
                     if await handleCommand(text) { stopContinuation.yield(.quit); return }
                     continue
                 }
+                if Self.asksForSimilar(text) {
+                    _ = await handleCommand("/similar")
+                    continue
+                }
                 if QuestionClass.of(text) == .standing {
                     let id = session.watchFor(text)
                     terminal.writeLines("· watching for “\(StandingQuestion.condition(from: text))” (\(id)); /standing lists, /cancel \(id) stops\n")
@@ -297,6 +301,14 @@ final class WatchView: Sendable {
         case "/cancel":
             let ok = await session.cancelStanding(rest)
             terminal.writeLines(ok ? "· \(rest) cancelled\n" : "no watching standing question \(rest); /standing lists them\n")
+        case "/similar":
+            let moments = session.similarMoments()
+            if moments.isEmpty {
+                terminal.writeLines("no earlier moment to compare with yet (the feature memory needs frames older than 30 s)\n")
+            } else {
+                let list = moments.map { "\(Self.clock($0.time)) (\(String(format: "%.2f", $0.score)))" }
+                terminal.writeLines("· this scene looks most like: " + list.joined(separator: ", ") + "\n")
+            }
         case "/quit", "/exit", "/q":
             return true
         case "/status":
@@ -308,6 +320,7 @@ final class WatchView: Sendable {
                   /status            frames, lag, drops, KV cache, cacher and pruner figures, memory
                   /watch-for COND    tell me when COND holds (also: a line starting "tell me when …")
                   /standing          the standing questions;  /cancel ID  stops one
+                  /similar           earlier moments that look like now (also: "when did this appear before?")
                   /help              this text
                   /quit              stop watching (also Ctrl-D or Ctrl-C)
 
@@ -316,6 +329,15 @@ final class WatchView: Sendable {
             terminal.writeLines("unknown command \(word); /help lists them\n")
         }
         return false
+    }
+
+    /// Whether a line asks for earlier moments like the present one ("show me when this scene appeared before").
+    static func asksForSimilar(_ text: String) -> Bool {
+        let t = " " + text.lowercased() + " "
+        let this = [" this scene", " this view", " this ", " it "].contains { t.contains($0) }
+        let before = [" before", " earlier", " previously", " already"].contains { t.contains($0) }
+        let seen = [" appear", " seen ", " see this", " show up", " showed up", " happened", " looked like"].contains { t.contains($0) }
+        return this && before && seen && (t.contains(" when ") || t.contains("show me") || t.contains("have i"))
     }
 
     /// Asks `question` and streams its answer.

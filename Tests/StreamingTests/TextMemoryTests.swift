@@ -149,4 +149,31 @@ import VigilCore
         #expect(status.counters.captionsSkipped == 0)
         for e in entries { #expect(e.end <= 65) }
     }
+
+    /// `/similar`: on blue, then orange, then blue again, the newest (blue) frame's earlier look-alikes are in the
+    /// first blue stretch, not in the orange one nor in the last 30 s.
+    @Test func similarMomentsFindTheEarlierLookAlikeScene() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-text-memory")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("aba.mkv").path
+        if !FileManager.default.fileExists(atPath: path) {
+            let filter = "color=c=0x2040a0:s=48x48:r=1:d=40[a];color=c=0xe07010:s=48x48:r=1:d=40[b];"
+                + "color=c=0x2040a0:s=48x48:r=1:d=40[c];[a][b][c]concat=n=3:v=1"
+            try MediaFixtures.ffmpeg(["-f", "lavfi", "-i", filter, "-c:v", "ffv1", path])
+        }
+        var c = SessionConfiguration()
+        c.pruner.keep = 4
+        c.retrievalMiB = 2
+        c.captions = false
+        c.statusInterval = 3600
+        let session = try LiveSession(model: Self.model, source: path, configuration: c)
+        session.start()
+        await session.waitUntilIdle()
+        let moments = session.similarMoments(count: 3)
+        _ = await session.stop()
+        let best = try #require(moments.first)
+        #expect(best.time < 40, "\(moments)")
+        #expect(moments.allSatisfy { $0.time <= 119 - 30 })
+        #expect(zip(moments, moments.dropFirst()).allSatisfy { abs($0.time - $1.time) >= 10 && $0.score >= $1.score })
+    }
 }
