@@ -2,19 +2,22 @@
 //
 // Vigil: streaming video understanding on the CPU. No Swift package dependencies: the toolchain, and C system
 // libraries through system library targets (FFmpeg, oneDNN, libedit, libmicrohttpd, OpenSSL's
-// libcrypto). Dependencies point one way, top to bottom:
+// libcrypto, SQLite), plus Debian's header-only hnswlib behind a small C++ shim. Dependencies point one way, top to
+// bottom:
 //
 //   CFFmpeg ─────────────► MediaIngest ─────────────────────┐
 //   CDNNL, CKernels ─────► Kernels ─────┐                   │
 //   VigilCore ──► Tokenization, ModelHub ──► SmolVLM ──► Streaming ──► VigilCLI ──► vigil
-//   CFeatureKernels, VigilCore ──► Memory ───────────────────┘
+//   CFeatureKernels, CHNSW, VigilCore ──► Memory ──┬─────────┘
+//   CSQLite ──► SessionStore ◄────────────────────┘ (persistent sessions; Streaming and VigilCLI use it)
 //   CEdit ──► VigilCLI (the input line of vigil watch)
 //   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
 //   Memory: caption files, caption journal, BM25 text index, prompt budget; the feature memory (bank, synopsis,
-//           detail frames, global-key search, snapshots) over CFeatureKernels
+//           detail frames, global-key search exact then HNSW, snapshots) over CFeatureKernels and CHNSW
+//   SessionStore: a named session's captions, summaries, synopsis state and standing questions in SQLite
 //
 import PackageDescription
 
@@ -46,6 +49,12 @@ let package = Package(
         // The feature memory's loops (fp16, reductions, key pooling, CRC-32C); no FMA contraction, so a restored
         // synopsis computes the same bits on every CPU.
         .target(name: "CFeatureKernels", cSettings: optimisedC + [.unsafeFlags(["-ffp-contract=off"])]),
+        // hnswlib (Debian's header-only libhnswlib-dev) behind an opaque C API, no exception crossing it; baseline
+        // x86-64 code with the distances through CFeatureKernels' multi-versioned dot product.
+        .target(
+            name: "CHNSW", dependencies: ["CFeatureKernels"],
+            cxxSettings: [.unsafeFlags(["-O3", "-std=c++17", "-fno-math-errno"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // MARK: - Libraries
         .target(name: "VigilCore"),
@@ -54,7 +63,8 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["VigilCore"]),
         .target(name: "VigilCrypto", dependencies: ["CCrypto"]),
         .target(name: "ModelHub", dependencies: ["VigilCrypto", "VigilCore"]),
-        .target(name: "Memory", dependencies: ["CFeatureKernels", "VigilCore"]),
+        .target(name: "Memory", dependencies: ["CFeatureKernels", "CHNSW", "VigilCore"]),
+        .target(name: "SessionStore", dependencies: ["CSQLite", "Memory", "VigilCore"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "VigilCrypto", "VigilCore"]),
         .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
@@ -76,6 +86,9 @@ let package = Package(
             path: "Tests/AllocationProbe"),
         // Test-only: appends to a caption journal until the crash test kills it (SIGKILL).
         .executableTarget(name: "JournalProbe", dependencies: ["Memory", "VigilCore"], path: "Tests/JournalProbe"),
+        // Test-only: commits captions and synopsis states to a session store until the crash test kills it.
+        .executableTarget(
+            name: "SessionProbe", dependencies: ["SessionStore", "Memory", "VigilCore"], path: "Tests/SessionProbe"),
         // Test-only: a server with one `/health` route, for scripts/benchmarks/http-health (wrk).
         .executableTarget(name: "HTTPHealthServer", dependencies: ["HTTPServer", "VigilCore"], path: "Tests/HTTPHealthServer"),
         // Test-only: the terminal input line on a counter and a streamed answer; LineEditorTests drive it in tmux.
@@ -83,6 +96,9 @@ let package = Package(
         // Development only: prints FeatureMemoryBenchmark.run() as JSON (build it with -c release).
         .executableTarget(
             name: "FeatureMemoryBench", dependencies: ["Memory", "VigilCore"], path: "Tests/FeatureMemoryBench"),
+        // Development only: prints VectorIndexBenchmark.run() (HNSW recall@16 against exact search) as JSON.
+        .executableTarget(
+            name: "VectorIndexBench", dependencies: ["Memory", "VigilCore"], path: "Tests/VectorIndexBench"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),
@@ -92,7 +108,8 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Memory", "TestSupport"]),
-        .testTarget(name: "MemoryTests", dependencies: ["Memory", "TestSupport", "JournalProbe"]),
+        .testTarget(
+            name: "MemoryTests", dependencies: ["Memory", "SessionStore", "TestSupport", "JournalProbe", "SessionProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
 )

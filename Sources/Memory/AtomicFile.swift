@@ -44,7 +44,7 @@ public enum AtomicFile {
     }
 
     /// Flushes the folder holding `path`, so a create, rename or unlink in it is durable (best effort).
-    static func syncDirectory(of path: String) {
+    public static func syncDirectory(of path: String) {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }

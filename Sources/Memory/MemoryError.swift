@@ -44,6 +44,12 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
     case corruptSynopsisState(detail: String)
     /// A snapshot for media time `time` is no longer kept (the oldest kept one is at `oldest`).
     case snapshotUnavailable(time: Double, oldest: Double?)
+    /// A saved global-key index (HNSW graph or its sidecar) is damaged or incomplete.
+    case corruptVectorIndex(path: String, detail: String)
+    /// A saved global-key index belongs to another model (key dimension) or format.
+    case foreignVectorIndex(path: String, detail: String)
+    /// The HNSW graph could not be created or loaded (out of memory, or an hnswlib failure).
+    case vectorIndexFailed(detail: String)
 
     /// A short machine-readable code, for `{"type":"error"}` events.
     public var code: String {
@@ -66,6 +72,9 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
         case .featureBankInUse: return "feature_bank_in_use"
         case .corruptSynopsisState: return "corrupt_synopsis_state"
         case .snapshotUnavailable: return "snapshot_unavailable"
+        case .corruptVectorIndex: return "corrupt_vector_index"
+        case .foreignVectorIndex: return "foreign_vector_index"
+        case .vectorIndexFailed: return "vector_index_failed"
         }
     }
 
@@ -119,6 +128,13 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
             let kept = oldest.map { "the oldest kept snapshot is at \($0) s" } ?? "no snapshot is kept"
             return "no feature memory snapshot at or before media time \(time) s (\(kept)); ask at a later time or "
                 + "keep more versions"
+        case .corruptVectorIndex(let path, let detail):
+            return "global-key index file \(path) is damaged (\(detail)); delete the index files next to it (they are "
+                + "rebuilt from the feature bank)"
+        case .foreignVectorIndex(let path, let detail):
+            return "\(path) is not a global-key index of this model (\(detail)); use another folder or delete it"
+        case .vectorIndexFailed(let detail):
+            return "the global-key index failed: \(detail); free memory or lower the HNSW threshold's settings"
         }
     }
 }

@@ -3,7 +3,8 @@
 // which it builds its blocks without holding any lock during model work.
 //
 //   ingest ─► FrameFeatures (k_f, g_f) ─► FeatureBank (RAM ring, segment files) ─► Synopsis (K clusters)
-//                                       └► global-key index (exact cosine)      └► publish version v (Σ w = v)
+//                                       └► global-key index (exact, HNSW beyond └► publish version v (Σ w = v)
+//                                          a threshold: TieredVectorIndex)
 //   snapshot(at: t) ─► the newest kept version with t_snap ≤ t ─► read(plan) ─► synopsis + detail + current blocks
 //
 // Concurrency (two pthread locks, Locked.swift): one writer lock serialises ingests (an ingest is O(K·D + T·H) plus one record write); publishing a
@@ -11,6 +12,13 @@
 // that second lock only to copy a version out, so a reader never waits for an ingest's work and an ingest never
 // waits for a reader. The last `retainedVersions` versions are kept so a question can be answered as of its own
 // media time when frames after it have already arrived (streaming causality).
+//
+// The global-key index is rebuilt from the bank's keys on opening, except for an HNSW graph saved with
+// `saveGlobalKeyIndex()` in the bank folder (`global-keys.hnsw-*`): that one is loaded, reconciled with the bank
+// (frames gone since are removed, newer frames added) and only discarded, with a warning, when damaged or when it
+// misses frames the bank holds.
+
+import VigilCore
 
 /// The feature memory's settings.
 public struct FeatureMemoryConfiguration: Sendable, Hashable {
@@ -32,12 +40,15 @@ public struct FeatureMemoryConfiguration: Sendable, Hashable {
     /// Newest frames kept in fp32 for exact current blocks (default 4; older current frames come from the bank's
     /// fp16).
     public var exactRecentFrames: Int
+    /// The global-key index: exact up to a threshold, HNSW beyond it.
+    public var globalKeys: TieredVectorIndex.Configuration
 
     /// Settings; the defaults are the brief's for SmolVLM2-256M.
     public init(
         bank: FeatureBank.Configuration, synopsis: Synopsis.Configuration = Synopsis.Configuration(),
         plan: ReadPlan = ReadPlan(), detailSpacing: Double = 2, questionGuidedLimit: Int = 2,
-        detailCandidateLimit: Int? = nil, retainedVersions: Int = 8, exactRecentFrames: Int = 4
+        detailCandidateLimit: Int? = nil, retainedVersions: Int = 8, exactRecentFrames: Int = 4,
+        globalKeys: TieredVectorIndex.Configuration = TieredVectorIndex.Configuration()
     ) {
         self.bank = bank
         self.synopsis = synopsis
@@ -47,6 +58,7 @@ public struct FeatureMemoryConfiguration: Sendable, Hashable {
         self.detailCandidateLimit = detailCandidateLimit
         self.retainedVersions = retainedVersions
         self.exactRecentFrames = exactRecentFrames
+        self.globalKeys = globalKeys
     }
 
     /// Default settings for frames of `geometry`, RAM only.
@@ -54,6 +66,9 @@ public struct FeatureMemoryConfiguration: Sendable, Hashable {
 
     /// The frames' geometry.
     public var geometry: FeatureGeometry { bank.geometry }
+
+    /// Where `saveGlobalKeyIndex()` keeps the HNSW graph: `<bank folder>/global-keys` (nil without a folder).
+    public var globalKeyIndexBase: String? { bank.directory.map { $0 + "/global-keys" } }
 
     func validate() throws(MemoryError) {
         guard detailSpacing >= 0, detailSpacing.isFinite else {
@@ -65,6 +80,7 @@ public struct FeatureMemoryConfiguration: Sendable, Hashable {
             throw .invalidFeatureSetting(
                 setting: "feature memory", detail: "retained versions must be ≥ 1 and limits ≥ 0 (candidates ≥ 1)")
         }
+        try globalKeys.validate()
     }
 }
 
@@ -115,7 +131,7 @@ public final class FeatureMemory: Sendable {
     private struct Writer {
         var bank: FeatureBank
         var synopsis: Synopsis
-        var index: ExactVectorIndex
+        var index: TieredVectorIndex
         var recent: [RecentFrame] = []
         /// Ids gone from the bank but still in the index (searches skip them; compacted in bulk).
         var pendingRemoval: Set<Int> = []
@@ -136,9 +152,47 @@ public final class FeatureMemory: Sendable {
         try configuration.validate()
         self.configuration = configuration
         let geometry = configuration.geometry
-        var index = ExactVectorIndex(dimension: geometry.hiddenSize)
+        let keys = configuration.globalKeys
+        var saved: TieredVectorIndex?
+        if let base = configuration.globalKeyIndexBase {
+            do {
+                saved = try TieredVectorIndex.load(from: base, dimension: geometry.hiddenSize, configuration: keys)
+            } catch {
+                Log.warning("\(error.description); rebuilding the global-key index from the feature bank")
+            }
+        }
+        // Replay the bank's keys: into a fresh index, or, after a saved graph's last row, into the saved one.
+        var index = TieredVectorIndex(dimension: geometry.hiddenSize, configuration: keys)
+        let savedLast = saved?.lastID
+        var bankIDsInSaved: [Int] = []
         let bank = try FeatureBank(configuration.bank) { id, time, globalKey in
-            index.add(id: id, time: time, vector: globalKey)
+            if saved != nil, let savedLast, id <= savedLast {
+                bankIDsInSaved.append(id)
+            } else if saved != nil {
+                saved!.add(id: id, time: time, vector: globalKey, migrating: false)
+            } else {
+                index.add(id: id, time: time, vector: globalKey, migrating: false)
+            }
+        }
+        if var loaded = saved {
+            let graphIDs = loaded.liveIDs().prefix { $0 <= savedLast! }
+            if Set(bankIDsInSaved).isSubset(of: graphIDs) {
+                loaded.remove(Set(graphIDs).subtracting(bankIDsInSaved))
+                index = loaded
+            } else {
+                Log.warning(
+                    "the saved global-key index in \(configuration.globalKeyIndexBase!) misses frames of the bank; "
+                        + "rebuilding it from the bank")
+                let view = bank.view
+                var frames: [(Int, Double)] = []
+                view.forEachFrame(in: Int.min...Int.max) { frames.append(($0, $1)) }
+                for (id, time) in frames {
+                    guard let frame = try view.frame(id: id) else { continue }
+                    frame.globalKey().withUnsafeBufferPointer {
+                        index.add(id: id, time: time, vector: $0, migrating: false)
+                    }
+                }
+            }
         }
         var synopsis: Synopsis
         if let state {
@@ -243,6 +297,24 @@ public final class FeatureMemory: Sendable {
                 droppedFrames: w.bank.droppedFrameCount)
         }
     }
+
+    /// Saves the global-key index's HNSW graph next to the bank files (`configuration.globalKeyIndexBase`), so a
+    /// reopened memory loads it instead of rebuilding it; in the exact phase, removes any graph saved before.
+    /// Ingests wait while the graph is written (≈ 2.6 KB per frame); questions do not. Nothing to do without a
+    /// bank folder.
+    public func saveGlobalKeyIndex() throws(MemoryError) {
+        guard let base = configuration.globalKeyIndexBase else { return }
+        let index = writer.withLock { $0.index }
+        try index.save(to: base)
+    }
+
+    /// The global-key index's phase (exact, building, graph, rebuilding).
+    public var globalKeyIndexPhase: TieredVectorIndex.Phase { writer.withLock { $0.index.phase } }
+
+    /// Moves up to `rows` rows into a global-key graph being built (for idle time; each ingest moves
+    /// `globalKeys.migrationBatch`); returns the rows moved.
+    @discardableResult
+    public func advanceGlobalKeyIndex(rows: Int) -> Int { writer.withLock { $0.index.buildStep(rows: rows) } }
 
     /// Flushes the bank files.
     public func flush() throws(MemoryError) { try writer.withLock { (w) throws(MemoryError) in try w.bank.flush() } }

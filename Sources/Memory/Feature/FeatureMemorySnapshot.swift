@@ -24,13 +24,13 @@ public struct FeatureMemorySnapshot: Sendable {
     public let mode: Synopsis.Mode
     /// The bank as of this version.
     public let bank: FeatureBankView
-    let index: ExactVectorIndex
+    let index: TieredVectorIndex
     let recent: [RecentFrame]
     let configuration: FeatureMemoryConfiguration
 
     init(
         version: Int, time: Double?, clusters: [SynopsisCluster], mode: Synopsis.Mode, bank: FeatureBankView,
-        index: ExactVectorIndex, recent: [RecentFrame], configuration: FeatureMemoryConfiguration
+        index: TieredVectorIndex, recent: [RecentFrame], configuration: FeatureMemoryConfiguration
     ) {
         self.version = version
         self.time = time

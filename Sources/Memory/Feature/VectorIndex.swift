@@ -1,6 +1,8 @@
 // Search of the frames' global keys g_f (../shared/briefs/memory.md §5: exact flat scan; an approximate index such
-// as HNSW only pays beyond ~10⁶ keys). `VectorIndex` is the seam for plugging one in later; `ExactVectorIndex` is
-// the exact cosine top-k: unit-normalised rows in fixed-capacity chunks, scored with one dot product each.
+// as HNSW only pays beyond ~10⁶ keys). `VectorIndex` is the seam; `ExactVectorIndex` is the exact cosine top-k:
+// unit-normalised rows in fixed-capacity chunks, scored with one dot product each. `HNSWVectorIndex` is the
+// approximate one and `TieredVectorIndex` (what FeatureMemory uses) serves the exact index up to a threshold and
+// the graph beyond it.
 //
 // Snapshot safety without copying: chunks never move or grow (capacity fixed at allocation), rows are written
 // once, and a copy of the index (as a snapshot holds it) only reads rows below its own count. The writer's later
@@ -55,7 +57,8 @@ public protocol VectorIndex: Sendable {
     var count: Int { get }
     /// Adds a vector; `id` and `time` must not be below the previous row's.
     mutating func add(id: Int, time: Double, vector: UnsafeBufferPointer<Float>)
-    /// Drops the rows whose ids are in `ids` (may rebuild storage; copies taken before keep their rows).
+    /// Drops the rows whose ids are in `ids` (the exact index rebuilds its storage and copies taken before keep
+    /// their rows; the HNSW index marks its shared graph, so earlier copies lose them too).
     mutating func remove(_ ids: Set<Int>)
     /// The `k` rows most similar to `query` (cosine) among those `filter` admits, best first (ties: lower id).
     func search(_ query: [Float], k: Int, filter: VectorSearchFilter) -> [VectorMatch]
@@ -200,7 +203,8 @@ public struct ExactVectorIndex: VectorIndex {
         }
     }
 
-    private mutating func appendUnit(id: Int, time: Double, vector: UnsafeBufferPointer<Float>) {
+    /// Adds a row that is unit length already (rows moved from another index).
+    mutating func appendUnit(id: Int, time: Double, vector: UnsafeBufferPointer<Float>) {
         if count == chunks.count * Self.chunkRows { chunks.append(Chunk(stride: stride)) }
         let row = count % Self.chunkRows
         if chunks[chunks.count - 1].filled != row {
@@ -219,6 +223,28 @@ public struct ExactVectorIndex: VectorIndex {
         chunk.times[row] = time
         chunk.filled = row + 1
         count += 1
+    }
+
+    /// The newest row's id (nil when empty).
+    var lastID: Int? { lastRow?.id }
+
+    /// The first row whose id is above `id` (count when none).
+    func firstRow(afterID id: Int) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if chunks[mid / Self.chunkRows].ids[mid % Self.chunkRows] <= id { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Row `row`'s id, time and unit vector (valid while this copy lives).
+    func row(_ row: Int) -> (id: Int, time: Double, vector: UnsafeBufferPointer<Float>) {
+        precondition(row < count)
+        let chunk = chunks[row / Self.chunkRows]
+        let r = row % Self.chunkRows
+        return (chunk.ids[r], chunk.times[r], UnsafeBufferPointer(start: chunk.vectors + r * stride, count: dimension))
     }
 
     /// The rows the id and time bounds admit: a contiguous range, since ids and times never decrease.
