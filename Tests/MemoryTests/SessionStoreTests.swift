@@ -9,6 +9,7 @@ import Testing
 
 @testable import Memory
 @testable import SessionStore
+import TestSupport
 
 @Suite struct SessionStoreTests {
     /// A state folder of its own.
