@@ -336,7 +336,8 @@ int vhnsw_save(const vhnsw_index *index, const char *path, uint64_t *bytes, uint
               out.pod(g->M_) && out.pod(g->mult_) && out.pod(g->ef_construction_);
     ok = ok && out.bytes(g->data_level0_memory_, g->cur_element_count * g->size_data_per_element_);
     for (size_t i = 0; ok && i < g->cur_element_count; i++) {
-        unsigned int size = g->element_levels_[i] > 0 ? (unsigned int)(g->size_links_per_element_ * g->element_levels_[i]) : 0;
+        int levels = g->element_levels_[i];
+        unsigned int size = levels > 0 ? (unsigned int)(g->size_links_per_element_ * levels) : 0;
         ok = out.pod(size) && (size == 0 || out.bytes(g->linkLists_[i], size));
     }
     ok = ok && out.flush();

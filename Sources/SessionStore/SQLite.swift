@@ -93,7 +93,9 @@ final class SQLiteConnection {
             case .real(let v): status = sqlite3_bind_double(statement, index, v)
             case .text(let v): status = vsq_bind_text(statement, index, v, -1)
             case .blob(let v):
-                status = v.withUnsafeBytes { vsq_bind_blob(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32($0.count)) }
+                status = v.withUnsafeBytes {
+                    vsq_bind_blob(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, Int32($0.count))
+                }
             }
             guard status == SQLITE_OK else { throw failure(status) }
         }

@@ -98,14 +98,15 @@ extension SessionStore {
             let db = try SQLiteConnection(path: temporary, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             try db.execute("PRAGMA journal_mode = WAL")
             let now = Milliseconds.of(Date())
-            try db.transaction({ () throws(SQLiteFailure) in
-                try db.execute("PRAGMA application_id = \(applicationID)")
-                try db.execute(schema)
-                try db.run(
-                    "INSERT INTO session (id, name, settings, created_at, updated_at) VALUES (1, ?, '{}', ?, ?)",
-                    [.text(name), .integer(now), .integer(now)])
-                try db.execute("PRAGMA user_version = \(schemaVersion)")
-            }, failed: { $0 })
+            try db.transaction(
+                { () throws(SQLiteFailure) in
+                    try db.execute("PRAGMA application_id = \(applicationID)")
+                    try db.execute(schema)
+                    try db.run(
+                        "INSERT INTO session (id, name, settings, created_at, updated_at) VALUES (1, ?, '{}', ?, ?)",
+                        [.text(name), .integer(now), .integer(now)])
+                    try db.execute("PRAGMA user_version = \(schemaVersion)")
+                }, failed: { $0 })
             db.close()  // checkpoints the WAL into the file and deletes it
         } catch {
             for suffix in ["", "-wal", "-shm"] { unlink(temporary + suffix) }
@@ -156,16 +157,22 @@ extension SessionStore {
     }
 
     /// The checks of `validate` on an open read-only connection.
-    private static func checkOpened(_ db: SQLiteConnection, path: String, check: Options.Check) throws(SessionStoreError) {
+    private static func checkOpened(_ db: SQLiteConnection, path: String, check: Options.Check)
+        throws(SessionStoreError)
+    {
         func sql<T>(_ body: () throws(SQLiteFailure) -> T) throws(SessionStoreError) -> T {
             do { return try body() } catch { throw failure(error, path: path, operation: "checking") }
         }
-        guard case .integer(let application)? = try sql({ () throws(SQLiteFailure) in try db.scalar("PRAGMA application_id") }),
+        guard
+            case .integer(let application)? = try sql({ () throws(SQLiteFailure) in
+                try db.scalar("PRAGMA application_id")
+            }),
             case .integer(let version)? = try sql({ () throws(SQLiteFailure) in try db.scalar("PRAGMA user_version") })
         else { throw .corruptDatabase(path: path, detail: "its header pragmas cannot be read") }
         guard Int32(truncatingIfNeeded: application) == applicationID else {
             let hex = String(UInt32(truncatingIfNeeded: application), radix: 16)
-            throw .foreignDatabase(path: path, detail: "its application id is 0x\(hex), a Vigil session's is 0x56475353")
+            throw .foreignDatabase(
+                path: path, detail: "its application id is 0x\(hex), a Vigil session's is 0x56475353")
         }
         guard version <= schemaVersion else {
             throw .newerDatabase(path: path, version: Int(version), supported: schemaVersion)
@@ -305,7 +312,9 @@ extension SessionStore {
         var total: Int64 = 0
         while let item = walker.nextObject() as? String {
             var info = stat()
-            if lstat(folder + "/" + item, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { total += Int64(info.st_size) }
+            if lstat(folder + "/" + item, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+                total += Int64(info.st_size)
+            }
         }
         return total
     }

@@ -170,7 +170,9 @@ public final class SessionStore: @unchecked Sendable {
     public static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...64).contains(bytes.count) else { return false }
-        func isAlphanumeric(_ b: UInt8) -> Bool { (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b) }
+        func isAlphanumeric(_ b: UInt8) -> Bool {
+            (48...57).contains(b) || (65...90).contains(b) || (97...122).contains(b)
+        }
         return isAlphanumeric(bytes[0]) && bytes.allSatisfy { isAlphanumeric($0) || $0 == 46 || $0 == 95 || $0 == 45 }
     }
 
@@ -190,7 +192,8 @@ public final class SessionStore: @unchecked Sendable {
             change(&metadata)
             (metadata.name, metadata.createdAt) = fixed
             guard Self.isJSONObject(metadata.settingsJSON) else {
-                throw .invalidValue(setting: "settings", detail: "'\(metadata.settingsJSON.prefix(80))' is not a JSON object")
+                throw .invalidValue(
+                    setting: "settings", detail: "'\(metadata.settingsJSON.prefix(80))' is not a JSON object")
             }
             metadata.updatedAt = Milliseconds.rounded(Date())
             try sqlite("updating the metadata") { () throws(SQLiteFailure) in
@@ -286,13 +289,15 @@ public final class SessionStore: @unchecked Sendable {
         try append(contentsOf: [entry])
     }
 
-    /// Appends `entries` in one transaction (all or none); returns the position of the last.
+    /// Appends `entries` in one transaction (all or none); returns the position of the last (0 for none).
     @discardableResult
     public func append(contentsOf entries: [TextMemoryEntry]) throws(SessionStoreError) -> Int64 {
+        guard !entries.isEmpty else { return 0 }
         try transaction("appending captions") { (db) throws(SessionStoreError) -> Int64 in
             var newest = -Double.infinity
             for entry in entries {
-                let timings = JSONValue.object(entry.timings.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })
+                let timings = JSONValue.object(
+                    entry.timings.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })
                 guard entry.timings.values.allSatisfy(\.isFinite) else {
                     throw .invalidValue(setting: "caption timings", detail: "a timing is not a finite number")
                 }
@@ -424,7 +429,8 @@ public final class SessionStore: @unchecked Sendable {
     }
 
     /// The standing questions in `state` (all when nil), oldest first.
-    public func standingQuestions(state: StandingQuestion.State? = nil) throws(SessionStoreError) -> [StandingQuestion] {
+    public func standingQuestions(state: StandingQuestion.State? = nil) throws(SessionStoreError) -> [StandingQuestion]
+    {
         let rows = try withConnection("reading standing questions") { (db) throws(SQLiteFailure) in
             try Self.readQuestions(db, where: state.map { ("state = ?", [.text($0.rawValue)]) })
         }
@@ -518,7 +524,8 @@ public final class SessionStore: @unchecked Sendable {
         }
         return names.filter(isValidName).sorted().compactMap { name in
             var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder + "/" + name, isDirectory: &isFolder), isFolder.boolValue
+            guard FileManager.default.fileExists(atPath: folder + "/" + name, isDirectory: &isFolder),
+                isFolder.boolValue
             else { return nil }
             return summary(name: name, folder: folder + "/" + name)
         }

@@ -72,7 +72,8 @@ extension SessionStoreTests {
         let first = try store!.beginRun()
         #expect(first.number == 1 && first.mediaTimeOffset == 0 && first.firstFrame == 0)
 
-        let entries = (0..<40).map { Self.entry($0, level: $0 % 10 == 9 ? .segment : .clip) } + [Self.entry(40, level: .summary)]
+        let entries =
+            (0..<40).map { Self.entry($0, level: $0 % 10 == 9 ? .segment : .clip) } + [Self.entry(40, level: .summary)]
         for entry in entries.prefix(20) { try store!.append(entry) }
         try store!.append(contentsOf: Array(entries.dropFirst(20)))
         #expect(try store!.entries() == entries)
@@ -96,7 +97,9 @@ extension SessionStoreTests {
         try store!.cancelStandingQuestion(other.id)
         let third = try store!.addStandingQuestion("Is anyone at the desk?", pollInterval: 10, mediaTime: 100)
         try store!.setPollInterval(third.id, to: 20)
-        #expect(throws: SessionStoreError.unknownStandingQuestion(id: 999)) { try store!.markFired(999, mediaTime: 1, answer: "") }
+        #expect(throws: SessionStoreError.unknownStandingQuestion(id: 999)) {
+            try store!.markFired(999, mediaTime: 1, answer: "")
+        }
         store!.close()
         store = nil
 
@@ -105,7 +108,8 @@ extension SessionStoreTests {
         defer { reopened.close() }
         let metadata = try reopened.metadata()
         #expect(metadata.name == "cam-1" && metadata.createdAt == created.createdAt)
-        #expect(metadata.source == "rtsp://camera.local/stream" && metadata.settingsJSON == #"{"fps":1,"clip_seconds":30}"#)
+        #expect(
+            metadata.source == "rtsp://camera.local/stream" && metadata.settingsJSON == #"{"fps":1,"clip_seconds":30}"#)
         #expect(metadata.lastFrame == 49 && metadata.lastMediaTime == 41 * 30)
         #expect(try reopened.entries() == entries)
         let saved = try #require(try reopened.latestSynopsis())
@@ -116,7 +120,9 @@ extension SessionStoreTests {
 
         let questions = try reopened.standingQuestions()
         #expect(questions.map(\.id) == [asked.id, other.id, third.id])
-        #expect(questions[0].state == .fired && questions[0].answer == "Yes, a red truck." && questions[0].firedMediaTime == 95.5)
+        #expect(
+            questions[0].state == .fired && questions[0].answer == "Yes, a red truck."
+                && questions[0].firedMediaTime == 95.5)
         #expect(questions[0].createdMediaTime == 12 && questions[0].pollInterval == 5 && questions[0].firedAt != nil)
         #expect(questions[1].state == .cancelled && questions[1].createdMediaTime == nil)
         #expect(questions[2].pollInterval == 20 && questions[2].state == .active)
@@ -151,7 +157,8 @@ extension SessionStoreTests {
         #expect(throws: SessionStoreError.self) { try store.beginRun(frameInterval: -1) }
         #expect(throws: SessionStoreError.self) { try store.recordProgress(frame: 1, mediaTime: .nan) }
         #expect(throws: SessionStoreError.self) {
-            try store.append(TextMemoryEntry(level: .clip, start: 0, end: 1, text: "x", tokenCount: 1, timings: ["a": .infinity]))
+            try store.append(
+                TextMemoryEntry(level: .clip, start: 0, end: 1, text: "x", tokenCount: 1, timings: ["a": .infinity]))
         }
         #expect(try store.entries().isEmpty && store.metadata().settingsJSON == "{}")
         try store.discardSynopsis()
@@ -201,7 +208,9 @@ extension SessionStoreTests {
     }
 
     @Test func theStateFolderFollowsTheEnvironment() {
-        #expect(SessionStore.defaultStateDirectory(environment: ["VIGIL_STATE": "/srv/vigil", "HOME": "/h"]) == "/srv/vigil")
+        #expect(
+            SessionStore.defaultStateDirectory(environment: ["VIGIL_STATE": "/srv/vigil", "HOME": "/h"]) == "/srv/vigil"
+        )
         #expect(SessionStore.defaultStateDirectory(environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) == "/x/vigil")
         #expect(SessionStore.defaultStateDirectory(environment: ["HOME": "/home/me"]) == "/home/me/.local/state/vigil")
         #expect(SessionStore.sessionsDirectory(stateDirectory: "/s") == "/s/sessions")
@@ -220,7 +229,8 @@ extension SessionStoreTests {
         func expectUntouched(_ path: String, _ matches: @escaping (SessionStoreError) -> Bool) throws {
             let name = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
             let before = try #require(Self.bytes(path))
-            let siblings = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
+            let siblings = try FileManager.default.contentsOfDirectory(
+                atPath: (path as NSString).deletingLastPathComponent)
             for create in [false, true] {
                 Self.expectRefusal(path, matches) {
                     _ = try SessionStore.open(name: name, stateDirectory: state.path, create: create)
@@ -230,7 +240,8 @@ extension SessionStoreTests {
                 try SessionStore.export(name: name, stateDirectory: state.path, formats: [.srt], to: state.path)
             }
             #expect(Self.bytes(path) == before, "\(path) changed")
-            let after = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
+            let after = try FileManager.default.contentsOfDirectory(
+                atPath: (path as NSString).deletingLastPathComponent)
             #expect(Set(after) == Set(siblings).union(["session.lock"]), "\(after)")
             let summary = try SessionStore.summary(name: name, stateDirectory: state.path)
             #expect(summary.metadata == nil && summary.problem?.contains(path) == true)
@@ -240,17 +251,23 @@ extension SessionStoreTests {
         func isCorrupt(_ e: SessionStoreError) -> Bool { if case .corruptDatabase = e { true } else { false } }
 
         var random = TestRandom(seed: 8)
-        let garbage = try prepare("garbage") { try Data((0..<8192).map { _ in UInt8(truncatingIfNeeded: random.next()) }).write(to: URL(fileURLWithPath: $0)) }
+        let garbage = try prepare("garbage") {
+            try Data((0..<8192).map { _ in UInt8(truncatingIfNeeded: random.next()) }).write(
+                to: URL(fileURLWithPath: $0))
+        }
         try expectUntouched(garbage, isNotADatabase)
         let empty = try prepare("empty") { try Data().write(to: URL(fileURLWithPath: $0)) }
         try expectUntouched(empty, isNotADatabase)
-        let text = try prepare("text") { try Data(String(repeating: "not sqlite\n", count: 200).utf8).write(to: URL(fileURLWithPath: $0)) }
+        let text = try prepare("text") {
+            try Data(String(repeating: "not sqlite\n", count: 200).utf8).write(to: URL(fileURLWithPath: $0))
+        }
         try expectUntouched(text, isNotADatabase)
 
         // Another application's database: other tables, application id 0.
         let foreign = try prepare("foreign") { path in
             let db = try SQLiteConnection.openCreating(path)
-            try db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('a.jpg')")
+            try db.execute(
+                "CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('a.jpg')")
             db.close()
         }
         try expectUntouched(foreign, isForeign)
@@ -296,7 +313,8 @@ extension SessionStoreTests {
         }
         try expectUntouched(damaged) { isCorrupt($0) || isNotADatabase($0) }
         // A session folder without its database is listed with a problem, not created silently.
-        try FileManager.default.createDirectory(atPath: state.path + "/sessions/nodb", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: state.path + "/sessions/nodb", withIntermediateDirectories: true)
         #expect(try SessionStore.summary(name: "nodb", stateDirectory: state.path).problem != nil)
     }
 
@@ -304,7 +322,8 @@ extension SessionStoreTests {
         let state = try Self.stateFolder()
         defer { state.remove() }
         #expect(try SessionStore.listSessions(stateDirectory: state.path).isEmpty)
-        let entries = (0..<12).map { Self.entry($0) } + [Self.entry(12, level: .segment), Self.entry(12, level: .summary)]
+        let entries =
+            (0..<12).map { Self.entry($0) } + [Self.entry(12, level: .segment), Self.entry(12, level: .summary)]
         for name in ["b-lobby", "a-door"] {
             let store = try SessionStore.open(name: name, stateDirectory: state.path, create: true)
             try store.updateMetadata { $0.source = "rtsp://\(name)" }
@@ -321,7 +340,8 @@ extension SessionStoreTests {
         let listed = try SessionStore.listSessions(stateDirectory: state.path)
         #expect(listed.map(\.name) == ["a-door", "b-lobby", "c-broken"])
         #expect(listed[0].metadata?.source == "rtsp://a-door" && listed[0].problem == nil)
-        #expect(listed[0].entryCounts == [.clip: 12, .segment: 1, .summary: 1] && listed[0].questionCounts == [.active: 1])
+        #expect(
+            listed[0].entryCounts == [.clip: 12, .segment: 1, .summary: 1] && listed[0].questionCounts == [.active: 1])
         #expect(listed[0].runCount == 1 && listed[0].bytes > 0 && !listed[0].isInUse)
         #expect(listed[2].metadata == nil && listed[2].problem?.contains("not a session database") == true)
 
@@ -329,7 +349,8 @@ extension SessionStoreTests {
         let live = try SessionStore.open(name: "a-door", stateDirectory: state.path, create: false)
         let out = state.path + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let paths = try SessionStore.export(name: "a-door", stateDirectory: state.path, formats: [.srt, .vtt, .jsonl], to: out)
+        let paths = try SessionStore.export(
+            name: "a-door", stateDirectory: state.path, formats: [.srt, .vtt, .jsonl], to: out)
         live.close()
         #expect(paths == [out + "/a-door.srt", out + "/a-door.vtt", out + "/a-door.jsonl"])
         let srt = try SubtitleParsers.srt(String(decoding: try #require(Self.bytes(paths[0])), as: UTF8.self))

@@ -49,7 +49,9 @@ extension TieredVectorIndexTests {
                 }
                 // A causal bound is exact in every phase (a small range: exact fallback).
                 let bounded = VectorSearchFilter(maxTime: Double(i / 10))
-                #expect(tiered.search(query, k: 3, filter: bounded).map(\.id) == exact.search(query, k: 3, filter: bounded).map(\.id))
+                #expect(
+                    tiered.search(query, k: 3, filter: bounded).map(\.id)
+                        == exact.search(query, k: 3, filter: bounded).map(\.id))
             }
         }
         #expect(phases.count == 3, "\(phases)")
@@ -66,7 +68,9 @@ extension TieredVectorIndexTests {
         for (i, row) in rows.enumerated() {
             row.withUnsafeBufferPointer { tiered.add(id: i, time: Double(i), vector: $0, migrating: false) }
         }
-        if case .building(let moved, let of) = tiered.phase { #expect(moved == 0 && of == 900) } else {
+        if case .building(let moved, let of) = tiered.phase {
+            #expect(moved == 0 && of == 900)
+        } else {
             Issue.record("\(tiered.phase)")
         }
         tiered.finishBuilding(threads: 2)
@@ -77,7 +81,9 @@ extension TieredVectorIndexTests {
     @Test func manyRemovalsRebuildTheGraphOrGoBackToExact() throws {
         let rows = HNSWVectorIndexTests.rows(1_000, dimension: Self.dimension)
         var tiered = TieredVectorIndex(dimension: Self.dimension, configuration: Self.configuration(threshold: 200))
-        for (i, row) in rows.enumerated() { row.withUnsafeBufferPointer { tiered.add(id: i, time: Double(i), vector: $0) } }
+        for (i, row) in rows.enumerated() {
+            row.withUnsafeBufferPointer { tiered.add(id: i, time: Double(i), vector: $0) }
+        }
         #expect(tiered.phase == .graph)
         // More deleted than live, live still ≥ threshold / 2: a fresh graph is built from the live rows.
         tiered.remove(Set(0..<600))
@@ -101,7 +107,9 @@ extension TieredVectorIndexTests {
         let base = folder.file("global-keys")
         let rows = HNSWVectorIndexTests.rows(600, dimension: Self.dimension)
         var tiered = TieredVectorIndex(dimension: Self.dimension, configuration: Self.configuration(threshold: 100))
-        for (i, row) in rows.enumerated() { row.withUnsafeBufferPointer { tiered.add(id: i, time: Double(i), vector: $0) } }
+        for (i, row) in rows.enumerated() {
+            row.withUnsafeBufferPointer { tiered.add(id: i, time: Double(i), vector: $0) }
+        }
         try tiered.save(to: base)
         let loaded = try #require(try TieredVectorIndex.load(from: base, dimension: Self.dimension))
         #expect(loaded.phase == .graph && loaded.count == 600)
@@ -117,7 +125,8 @@ extension TieredVectorIndexTests {
         defer { folder.remove() }
         let geometry = try FeatureGeometry(tokenCount: 4, hiddenSize: 16)
         let configuration = FeatureMemoryConfiguration(
-            bank: FeatureBank.Configuration(geometry: geometry, ramSeconds: 50, directory: folder.path, syncInterval: 0),
+            bank: FeatureBank.Configuration(
+                geometry: geometry, ramSeconds: 50, directory: folder.path, syncInterval: 0),
             globalKeys: Self.configuration(threshold: 60))
         var random = TestRandom(seed: 21)
         func tokens() -> [Float] { random.normals(geometry.frameValueCount) }

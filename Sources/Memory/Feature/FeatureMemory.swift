@@ -300,12 +300,11 @@ public final class FeatureMemory: Sendable {
 
     /// Saves the global-key index's HNSW graph next to the bank files (`configuration.globalKeyIndexBase`), so a
     /// reopened memory loads it instead of rebuilding it; in the exact phase, removes any graph saved before.
-    /// Ingests wait while the graph is written (≈ 2.6 KB per frame); questions do not. Nothing to do without a
-    /// bank folder.
+    /// Ingests wait while the graph is written (≈ 2.6 KB per frame, ~1 s per GB); questions do not. Nothing to do
+    /// without a bank folder.
     public func saveGlobalKeyIndex() throws(MemoryError) {
         guard let base = configuration.globalKeyIndexBase else { return }
-        let index = writer.withLock { $0.index }
-        try index.save(to: base)
+        try writer.withLock { (w) throws(MemoryError) in try w.index.save(to: base) }
     }
 
     /// The global-key index's phase (exact, building, graph, rebuilding).

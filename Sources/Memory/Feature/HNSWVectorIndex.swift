@@ -30,10 +30,10 @@ public struct HNSWVectorIndex: VectorIndex {
         /// Links per node and layer (twice as many on layer 0); more links cost memory and build time and raise
         /// recall on clustered data (default 32).
         public var m: Int
-        /// Candidates kept while inserting (default 400: on scene-like clustered keys, recall depends on it more
-        /// than on M; see docs/memory.md).
+        /// Candidates kept while inserting (default 800: on scene-like keys recall depends on it far more than on
+        /// M; see docs/memory.md, "Long-horizon search").
         public var efConstruction: Int
-        /// Candidates kept while searching, at least k (default 128).
+        /// Candidates kept while searching, at least k (default 256).
         public var ef: Int
         /// Seed of the level generator (single-threaded builds are deterministic for a seed).
         public var seed: UInt64
@@ -41,7 +41,9 @@ public struct HNSWVectorIndex: VectorIndex {
         public var exactFallbackRows: Int
 
         /// Parameters; the defaults are the ones measured in docs/memory.md.
-        public init(m: Int = 32, efConstruction: Int = 400, ef: Int = 128, seed: UInt64 = 100, exactFallbackRows: Int = 20_000) {
+        public init(
+            m: Int = 32, efConstruction: Int = 800, ef: Int = 256, seed: UInt64 = 100, exactFallbackRows: Int = 20_000
+        ) {
             self.m = m
             self.efConstruction = efConstruction
             self.ef = ef
@@ -155,7 +157,8 @@ public struct HNSWVectorIndex: VectorIndex {
         precondition(ids.count == times.count && vectors.count == ids.count * dimension)
         var units = [Float](repeating: 0, count: vectors.count)
         for r in 0..<ids.count {
-            let unit = FeatureMath.normalized(UnsafeBufferPointer(rebasing: vectors[r * dimension..<(r + 1) * dimension]))
+            let unit = FeatureMath.normalized(
+                UnsafeBufferPointer(rebasing: vectors[r * dimension..<(r + 1) * dimension]))
             units.replaceSubrange(r * dimension..<(r + 1) * dimension, with: unit)
         }
         units.withUnsafeBufferPointer { addUnitBatch(ids: ids, times: times, vectors: $0, threads: threads) }
@@ -347,7 +350,9 @@ final class HNSWGraph: @unchecked Sendable {
         guard bytes.count >= 12, Array(bytes.prefix(8)) == magic else {
             throw corrupt("it does not start with an HNSW index header")
         }
-        let crc = bytes.withUnsafeBytes { FeatureMath.crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 4])) }
+        let crc = bytes.withUnsafeBytes {
+            FeatureMath.crc32c(UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count - 4]))
+        }
         let stored = bytes.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         guard crc == stored else { throw corrupt("its checksum fails") }
         let sidecar: Sidecar

@@ -26,14 +26,15 @@ public struct TieredVectorIndex: VectorIndex {
         public var threshold: Int
         /// The graph's settings.
         public var hnsw: HNSWVectorIndex.Parameters
-        /// Rows moved into a graph being built on every add (default 32: ≈ 10–30 ms of one core per add, so a
-        /// 100,000-row backlog catches up within ~3,200 adds while the exact index keeps serving).
+        /// Rows moved into a graph being built on every add (default 8: ≈ 10–25 ms of one core per add at the
+        /// default graph settings, so a 100,000-row backlog catches up within ~14,000 adds — four hours at 1 fps —
+        /// while the exact index keeps serving; `FeatureMemory.advanceGlobalKeyIndex(rows:)` moves more when idle).
         public var migrationBatch: Int
 
         /// A configuration; the defaults are documented in docs/memory.md.
         public init(
             threshold: Int = 100_000, hnsw: HNSWVectorIndex.Parameters = HNSWVectorIndex.Parameters(),
-            migrationBatch: Int = 32
+            migrationBatch: Int = 8
         ) {
             self.threshold = threshold
             self.hnsw = hnsw
@@ -44,7 +45,8 @@ public struct TieredVectorIndex: VectorIndex {
             try hnsw.validate()
             guard threshold >= 1, migrationBatch >= 1 else {
                 throw .invalidFeatureSetting(
-                    setting: "global-key index", detail: "threshold \(threshold) and migration batch "
+                    setting: "global-key index",
+                    detail: "threshold \(threshold) and migration batch "
                         + "\(migrationBatch) must be ≥ 1")
             }
         }
@@ -202,7 +204,9 @@ public struct TieredVectorIndex: VectorIndex {
                 times.append(time)
                 vectors.append(contentsOf: vector)
             }
-            vectors.withUnsafeBufferPointer { next!.addUnitBatch(ids: ids, times: times, vectors: $0, threads: threads) }
+            vectors.withUnsafeBufferPointer {
+                next!.addUnitBatch(ids: ids, times: times, vectors: $0, threads: threads)
+            }
             cursorID = ids.last
             row = end
         }
