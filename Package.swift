@@ -69,11 +69,12 @@ let package = Package(
         .target(name: "OpenAIWire", dependencies: ["VigilCrypto", "VigilCore"]),
         .target(name: "SmolVLM", dependencies: ["Kernels", "Tokenization", "ModelHub", "VigilCore"]),
         .target(
-            name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Memory", "Kernels", "Tokenization", "VigilCore"]),
+            name: "Streaming",
+            dependencies: ["MediaIngest", "SmolVLM", "Memory", "SessionStore", "Kernels", "Tokenization", "VigilCore"]),
         .target(
             name: "VigilCLI",
             dependencies: [
-                "CEdit", "Streaming", "Memory", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore",
+                "CEdit", "Streaming", "Memory", "SessionStore", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore",
             ]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
@@ -107,7 +108,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
-        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Memory", "TestSupport"]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Memory", "SessionStore", "TestSupport"]),
         .testTarget(
             name: "MemoryTests", dependencies: ["Memory", "SessionStore", "TestSupport", "JournalProbe", "SessionProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),

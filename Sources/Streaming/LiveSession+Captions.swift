@@ -99,6 +99,7 @@ extension LiveSession {
                     if stopped { return }  // never a cut-short caption: entries are final once written
                     let entry = captioner.entry(for: job)
                     memory.add(entry)
+                    persist(entry)
                     counters.captionsWritten += 1
                     publishEntry(entry)
                 } catch {
@@ -121,6 +122,7 @@ extension LiveSession {
                 guard !stopped else { return }
                 let stream = captioner.entry(for: whole)
                 memory.add(stream)
+                persist(stream)
                 publishEntry(stream)
                 continue
             }
@@ -130,6 +132,7 @@ extension LiveSession {
             guard !stopped else { return }
             let summary = captioner.entry(for: job)
             memory.add(summary)
+            persist(summary)
             publishEntry(summary)
         }
     }

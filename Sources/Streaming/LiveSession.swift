@@ -61,6 +61,15 @@ public actor LiveSession {
     var captioning = false
     /// The feature memory (thread-safe; written by the encoder, read by questions).
     public nonisolated let featureMemory: FeatureMemory?
+    /// A persistent session's store and run (nil for a session that forgets).
+    nonisolated let persistence: SessionPersistence?
+    /// Added to the ingest's frame numbers to make the feature memory's frame ids (they continue across runs).
+    nonisolated let frameBase: Int
+    var lastPersistTime: Double = -.infinity
+    var lastPersistedFrame: Int?
+    var persistFailedOnce = false
+    /// Standing questions the store keeps (registered here without an id from outside).
+    var persistedStanding: Set<String> = []
     /// Standing questions and their checks.
     var standing: [StandingQuestion] = []
     var standingDirty: [String: Double] = [:]
@@ -104,16 +113,40 @@ public actor LiveSession {
         self.configuration = configuration
         self.scheduler = scheduler
         events = EventHub()
-        let options = Self.ingestOptions(configuration, source: source, tileSide: model.model.config.visionConfig.imageSize)
+        engine = try StreamEngine(model: model, configuration: configuration)
+        let reserved = engine.cache.store.reservedBytes
+
+        // The feature memory's settings; a persistent session opens its own (bank folder, saved clusters).
+        var memoryConfiguration: FeatureMemoryConfiguration?
+        if configuration.featureMemory,
+            let geometry = try? FeatureGeometry(tokenCount: model.tokensPerFrame, hiddenSize: model.model.decoder.config.hiddenSize)
+        {
+            var c = FeatureMemoryConfiguration(
+                bank: FeatureBank.Configuration(
+                    geometry: geometry, ramSeconds: configuration.bankSeconds, frameRate: configuration.fps))
+            c.plan = configuration.memoryPlan
+            memoryConfiguration = c
+        }
+        var restored = RestoredState()
+        if let p = configuration.persistentSession {
+            restored = try Self.restore(
+                p, source: source, model: model, configuration: configuration, featureConfiguration: memoryConfiguration)
+            featureMemory = restored.featureMemory
+        } else {
+            featureMemory = memoryConfiguration.flatMap { try? FeatureMemory(configuration: $0) }
+        }
+        persistence = restored.persistence
+        frameBase = restored.persistence?.run.firstFrame ?? 0
+
+        var options = Self.ingestOptions(configuration, source: source, tileSide: model.model.config.visionConfig.imageSize)
+        options.timeOffset = restored.persistence?.run.mediaTimeOffset ?? 0
         isLive = options.live ?? MediaSource(source).isLiveByDefault
         name = configuration.sourceName ?? MediaSource(source).displayName
         let hub = events
         ingest = MediaIngest.frames(from: source, options: options) { event in hub.publish(event) }
 
-        engine = try StreamEngine(model: model, configuration: configuration)
-        let reserved = engine.cache.store.reservedBytes
         if configuration.captions {
-            memory = TextMemory(schedule: configuration.memory)
+            memory = TextMemory(schedule: configuration.memory, entries: restored.entries)
             captioner = Captioner(
                 model: model, prompts: configuration.captionPrompts, schedule: configuration.memory,
                 context: engine.context)
@@ -121,21 +154,16 @@ public actor LiveSession {
             memory = nil
             captioner = nil
         }
-        if configuration.featureMemory,
-            let geometry = try? FeatureGeometry(tokenCount: model.tokensPerFrame, hiddenSize: model.model.decoder.config.hiddenSize)
-        {
-            var memoryConfiguration = FeatureMemoryConfiguration(
-                bank: FeatureBank.Configuration(
-                    geometry: geometry, ramSeconds: configuration.bankSeconds, frameRate: configuration.fps))
-            memoryConfiguration.plan = configuration.memoryPlan
-            featureMemory = try? FeatureMemory(configuration: memoryConfiguration)
-        } else {
-            featureMemory = nil
-        }
         judge = YesNoJudge(model: model, context: engine.context)
         clipCollector = ClipCollector(
             clipSeconds: configuration.memory.clipSeconds, framesPerClip: configuration.framesPerClip,
             width: model.model.decoder.config.hiddenSize)
+        clipCollector.start = memory?.captionedUntil ?? 0
+        standing = restored.standing
+        for q in restored.standing {
+            standingDirty[q.id] = 1
+            persistedStanding.insert(q.id)
+        }
         statusBox.withLock {
             $0.source = name
             $0.state = .connecting
@@ -221,6 +249,7 @@ public actor LiveSession {
             spaceWaiters.removeAll()
             for t in tasks { t.cancel() }
             statusBox.withLock { if $0.state != .failed { $0.state = .ended } }
+            closePersistence()
             updateStatus()
             publishStatus()
             for w in idleWaiters { w.resume() }
@@ -332,7 +361,8 @@ public actor LiveSession {
                 let values = Array(UnsafeBufferPointer(start: tokens.floats, count: tokens.count))
                 do {
                     let started = MonotonicClock.seconds
-                    try featureMemory.ingest(frame: frame.index, tokens: values, time: frame.time)
+                    try featureMemory.ingest(frame: frameBase + frame.index, tokens: values, time: frame.time)
+                    lastPersistedFrame = frameBase + frame.index
                     memoryIngestTime.record(MonotonicClock.seconds - started)
                 } catch {
                     counters.featureMemoryErrors += 1
@@ -383,6 +413,7 @@ public actor LiveSession {
                 if engine.commit(encoded) {
                     commitLag.record(MonotonicClock.seconds - f.frame.receivedAt)
                     maybeScheduleCommentary(after: f)
+                    persistProgress(at: f.frame.time)
                 } else {
                     Log.warning("\(name): frame at \(MediaTime(seconds: f.frame.time)) skipped: no room in the cache")
                 }

@@ -74,9 +74,12 @@ public struct SessionConfiguration: Sendable, Equatable {
     /// Standing questions: seconds between checks, and the share of changed patches that calls for one.
     public var standingPollInterval: Double = 5
     public var standingChangeThreshold: Double = 0.02
-    /// Where a persistent session keeps its memory (SQLite database and bank files; see docs/memory.md). Nil: the
-    /// session's memory lives and dies with the process.
-    public var stateDirectory: URL?
+    /// A persistent session: its memory (captions, summaries, clusters, bank, standing questions) is kept under
+    /// this name and restored when a session of the same name starts again (docs/memory.md). Nil: the memory lives
+    /// and dies with the process.
+    public var persistentSession: PersistentSession?
+    /// Media seconds between saves of a persistent session's clusters and progress.
+    public var persistInterval: Double = 30
     /// Media seconds of a non-live source before which frames are decoded but not looked at (`vigil ask --at`).
     public var startTime: Double = 0
 

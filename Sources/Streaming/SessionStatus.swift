@@ -21,6 +21,8 @@ public struct SessionCounters: Sendable, Equatable {
     public var standingSkipped = 0
     /// Frames the feature memory refused (out of order, bank file errors).
     public var featureMemoryErrors = 0
+    /// Failed writes to a persistent session's store (after the first, the session stops saving).
+    public var persistErrors = 0
     public var commentaries = 0
     public var commentarySkipped = 0
     public var lastTTFT: Double?

@@ -123,12 +123,16 @@ extension LiveSession {
     public nonisolated func watchFor(
         _ request: String, every pollInterval: Double? = nil, id: String? = nil, cooldown: Double? = nil
     ) -> String {
+        let condition = StandingQuestion.condition(from: request)
+        let interval = max(0.5, pollInterval ?? configuration.standingPollInterval)
+        // A persistent session keeps the questions registered on it (a caller that gives ids keeps its own).
+        let stored = id == nil && cooldown == nil ? persistStanding(condition, pollInterval: interval) : nil
         let number = standingCounter.wrappingAdd(1, ordering: .relaxed).newValue
         let question = StandingQuestion(
-            id: id ?? "w\(number)", condition: StandingQuestion.condition(from: request), since: currentMediaTime,
-            pollInterval: max(0.5, pollInterval ?? configuration.standingPollInterval), state: .watching,
+            id: id ?? stored ?? "w\(number)", condition: condition, since: currentMediaTime,
+            pollInterval: interval, state: .watching,
             firedAt: nil, checks: 0, skipped: 0, lastCheck: nil, cooldown: cooldown.map { max(0, $0) })
-        Task(priority: .high) { await self.register(question) }
+        Task(priority: .high) { await self.register(question, stored: stored != nil) }
         return question.id
     }
 
@@ -140,10 +144,14 @@ extension LiveSession {
     public func cancelStanding(_ id: String) -> Bool {
         guard let i = standing.firstIndex(where: { $0.id == id && $0.state == .watching }) else { return false }
         standing[i].state = .cancelled
+        persistCancelled(id)
         return true
     }
 
-    func register(_ question: StandingQuestion) {
+    func register(_ question: StandingQuestion, stored: Bool = false) {
+        // Registering an id again (a restored session re-armed by its caller) keeps the question as it is.
+        guard !standing.contains(where: { $0.id == question.id }) else { return }
+        if stored { persistedStanding.insert(question.id) }
         standing.append(question)
         standingDirty[question.id] = 1  // check at the first chance
     }
@@ -202,6 +210,7 @@ extension LiveSession {
                 standing[i].armed = false
                 standing[i].fireCount += 1
                 standing[i].firedAt = newest.time
+                if standing[i].state == .fired { persistFired(id, at: newest.time) }
                 let start = frames.first?.time ?? newest.time
                 events.publish(
                     .alert(

@@ -3,6 +3,7 @@
 // `--realtime`. Precedence: built-in defaults < the pipeline preset < options on the command line.
 
 import Foundation
+import SessionStore
 import Streaming
 import VigilCore
 
@@ -20,6 +21,29 @@ enum SessionArguments {
         + SessionConfiguration.options.map { option in
             .option("--" + option.key, value: option.valueName, help: option.help, default: option.defaultText)
         }
+
+    /// `--session NAME` and `--state-dir DIR`: a persistent session (`vigil watch`).
+    static let persistenceSpecs: [ArgumentSpec] = [
+        .option(
+            "--session", value: "NAME",
+            help: "Keep the session's memory under NAME and resume it when started again (vigil sessions manages them)."),
+        .option(
+            "--state-dir", value: "DIR", help: "The state folder sessions live under.",
+            default: "$VIGIL_STATE, else $XDG_STATE_HOME/vigil, else ~/.local/state/vigil"),
+    ]
+
+    /// The persistent session the command line names (nil without `--session`).
+    static func persistentSession(_ a: ParsedArguments) throws -> PersistentSession? {
+        guard let name = a.value("--session") else {
+            if a.value("--state-dir") != nil { throw ValidationError("'--state-dir' needs '--session NAME'") }
+            return nil
+        }
+        guard SessionStore.isValidName(name) else {
+            throw ValidationError(
+                "invalid value '\(name)' for '--session': use 1–64 letters, digits, '.', '_' or '-'")
+        }
+        return PersistentSession(name: name, stateDirectory: a.value("--state-dir"))
+    }
 
     /// The configuration the command line asks for.
     static func configuration(_ a: ParsedArguments) throws -> SessionConfiguration {

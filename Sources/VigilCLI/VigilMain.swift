@@ -40,6 +40,7 @@ public enum VigilMain {
         .command(WatchCommand.self),
         .command(CaptionCommand.self),
         .command(AskCommand.self),
+        .group(SessionsCommand.self),
         .group(ModelsCommand.self),
         .command(BenchCommand.self),
     ]

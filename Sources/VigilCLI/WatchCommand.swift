@@ -36,7 +36,7 @@ struct WatchCommand: VigilCommand {
                     "--events", value: "FILE|-",
                     help: "Write every event as a JSON line to FILE, or to standard output with -."),
                 .flag("--quiet", short: "-q", help: "No status lines (answers and commentary only)."),
-            ] + SessionArguments.specs,
+            ] + SessionArguments.persistenceSpecs + SessionArguments.specs,
         examples: [
             "vigil watch rtsp://camera.local/stream --model HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
             "vigil watch clip.mp4 --realtime --pipeline realtime-cpu",
@@ -62,10 +62,12 @@ struct WatchCommand: VigilCommand {
         quiet = a.flag("--quiet")
         arguments = a
         _ = try SessionArguments.configuration(a)  // reject bad values before loading the model
+        _ = try SessionArguments.persistentSession(a)
     }
 
     func run() async throws {
-        let configuration = try SessionArguments.configuration(arguments)
+        var configuration = try SessionArguments.configuration(arguments)
+        configuration.persistentSession = try SessionArguments.persistentSession(arguments)
         let scheduler = ComputeScheduler.shared(threads: threads)
         let vlm = try await ModelArguments.loadVision(
             options: preset == nil ? model : nil, preset: preset, precision: precision, purpose: "vigil watch")
