@@ -1,0 +1,9 @@
+// libFuzzer entry point of the `feature-bank` fuzz target (built only by scripts/fuzz; see docs/reliability.md).
+
+import FuzzTargets
+
+/// Runs one input; libFuzzer provides `main`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzTarget.featureBank.fuzz(data, size)
+}

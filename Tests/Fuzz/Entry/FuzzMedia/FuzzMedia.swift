@@ -1,0 +1,9 @@
+// libFuzzer entry point of the `media` fuzz target (built only by scripts/fuzz; see docs/reliability.md).
+
+import FuzzTargets
+
+/// Runs one input; libFuzzer provides `main`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzTarget.media.fuzz(data, size)
+}
