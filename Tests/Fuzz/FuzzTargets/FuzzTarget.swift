@@ -55,6 +55,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
+    /// Loads what the target keeps for every input (tokenizers, fixtures, the HTTP server) — the entry points'
+    /// `LLVMFuzzerInitialize`, so that loading is not timed as the first input.
+    public func prepare() {
+        switch self {
+        case .tokenizerEncode: TokenizerEncodeHarness.prepare()
+        case .httpRequest: HTTPRequestHarness.prepare()
+        default: break
+        }
+    }
+
     /// Runs one libFuzzer input (the entry points' `LLVMFuzzerTestOneInput`) and checks that it left no file
     /// descriptor open; always returns 0.
     public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {

@@ -59,6 +59,9 @@ enum HTTPRequestHarness {
         return HTTPServer(configuration: configuration, router: router)
     }()
 
+    /// Builds the server (and the files it serves).
+    static func prepare() { _ = server.configuration }
+
     static func run(_ input: [UInt8]) {
         guard let request = parse(input) else { return }
         let done = DispatchSemaphore(value: 0)

@@ -23,6 +23,9 @@ enum TokenizerEncodeHarness {
         "tokenizer/tiny/unknown.json",
     ].map { try? Tokenizer(contentsOf: Repository.fixture($0)) }
 
+    /// Loads the tokenizers.
+    static func prepare() { _ = tokenizers.count }
+
     static func run(_ input: [UInt8]) {
         let parts = FuzzInput.parts(input, count: 2)
         guard let selector = parts[0].first,
