@@ -100,6 +100,16 @@ let package = Package(
         // Development only: prints VectorIndexBenchmark.run() (HNSW recall@16 against exact search) as JSON.
         .executableTarget(
             name: "VectorIndexBench", dependencies: ["Memory", "VigilCore"], path: "Tests/VectorIndexBench"),
+        // Test-only: the fuzz harnesses, one per untrusted input format (docs/reliability.md). The libFuzzer
+        // executables that drive them are added below only for scripts/fuzz; FuzzRegressionTests replays the
+        // committed seeds and crash inputs through them in every `swift test`.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "SmolVLM", "Tokenization", "ModelHub", "Streaming", "Memory", "HTTPServer", "OpenAIWire", "MediaIngest",
+                "VigilCore",
+            ],
+            path: "Tests/Fuzz/FuzzTargets"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
         .testTarget(name: "VigilCryptoTests", dependencies: ["VigilCrypto"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "OpenAIWire", "TestSupport"]),
@@ -112,5 +122,22 @@ let package = Package(
         .testTarget(
             name: "MemoryTests", dependencies: ["Memory", "SessionStore", "TestSupport", "JournalProbe", "SessionProbe"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
     ]
 )
+
+// MARK: - Fuzzing
+
+/// The libFuzzer executables (`Tests/Fuzz/Entry/Fuzz<Name>/`, each only `LLVMFuzzerTestOneInput` calling its harness
+/// in FuzzTargets). They exist only when VIGIL_FUZZ is set: scripts/fuzz builds them into `.build-fuzz` with
+/// `--sanitize=fuzzer,address`; a normal build never sees them (libFuzzer provides their `main`).
+let fuzzEntryPoints = [
+    "SafeTensors", "GGUF", "ModelConfig", "TokenizerJSON", "TokenizerEncode", "ChatTemplate", "HubCache", "Pipeline",
+    "CaptionJournal", "SynopsisState", "FeatureBank", "HTTPRequest", "Media",
+]
+if Context.environment["VIGIL_FUZZ"] != nil {
+    for name in fuzzEntryPoints {
+        package.targets.append(
+            .executableTarget(name: "Fuzz" + name, dependencies: ["FuzzTargets"], path: "Tests/Fuzz/Entry/Fuzz" + name))
+    }
+}

@@ -7,10 +7,12 @@ gstreamer1.0-plugins-{base,good,bad,ugly}):
     /usr/bin/python3 scripts/rtsp-test-server.py --port 8554 --live          # endless 320x240@30 H.264 ball
     /usr/bin/python3 scripts/rtsp-test-server.py --port 8554 --file clip.mp4  # an MP4's H.264 track, then EOF
     /usr/bin/python3 scripts/rtsp-test-server.py --port 8554 --live --auth user:secret
+    /usr/bin/python3 scripts/rtsp-test-server.py --port 8554 --live --sizes 320x240,640x360  # SIGUSR1: next size
 
 Binds 127.0.0.1 only, serves rtsp://127.0.0.1:PORT/test (TCP and UDP), shares one pipeline between clients and
 prints "READY PORT" on standard output once it listens. This is the one place Python runs during tests (a peer
-process, never test logic).
+process, never test logic). With `--sizes`, each SIGUSR1 switches the live picture to the next size of the list
+(the encoder restarts with new SPS/PPS in the running stream; clients stay connected) and prints "SIZE WxH".
 """
 
 import argparse
@@ -24,7 +26,8 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 LIVE_PIPELINE = (
-    "( videotestsrc is-live=true pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 "
+    "( videotestsrc is-live=true pattern=ball ! capsfilter name=size caps=video/x-raw,width={w},height={h},"
+    "framerate={fps}/1 "
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
     "! rtph264pay name=pay0 pt=96 config-interval=1 )"
 )
@@ -38,6 +41,7 @@ def main() -> int:
     source.add_argument("--live", action="store_true", help="endless test pattern (videotestsrc ball)")
     source.add_argument("--file", help="an MP4 file with an H.264 track")
     parser.add_argument("--size", default="320x240", help="live picture size WxH")
+    parser.add_argument("--sizes", help="live picture sizes WxH,WxH,...: starts at the first, SIGUSR1 moves on")
     parser.add_argument("--fps", type=int, default=30, help="live frame rate")
     parser.add_argument("--auth", help="require basic authentication user:password")
     args = parser.parse_args()
@@ -48,9 +52,10 @@ def main() -> int:
     server.set_service(str(args.port))
 
     factory = GstRtspServer.RTSPMediaFactory()
+    sizes = [tuple(int(n) for n in size.lower().split("x")) for size in (args.sizes or args.size).split(",")]
     if args.live:
-        width, height = args.size.lower().split("x")
-        factory.set_launch(LIVE_PIPELINE.format(w=int(width), h=int(height), fps=args.fps))
+        width, height = sizes[0]
+        factory.set_launch(LIVE_PIPELINE.format(w=width, h=height, fps=args.fps))
     else:
         factory.set_launch(FILE_PIPELINE.format(path=GLib.shell_quote(args.file)))
     factory.set_shared(True)
@@ -72,9 +77,26 @@ def main() -> int:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)
         return 1
 
+    # The shared media's pipeline, once a client made the factory build it; SIGUSR1 changes its capsfilter.
+    state = {"media": None, "index": 0}
+    factory.connect("media-configure", lambda _factory, media: state.update(media=media))
+
+    def next_size():
+        state["index"] = (state["index"] + 1) % len(sizes)
+        width, height = sizes[state["index"]]
+        media = state["media"]
+        if media is not None:
+            capsfilter = media.get_element().get_by_name("size")
+            if capsfilter is not None:
+                caps = f"video/x-raw,width={width},height={height},framerate={args.fps}/1"
+                capsfilter.set_property("caps", Gst.Caps.from_string(caps))
+        print(f"SIZE {width}x{height}", flush=True)
+        return GLib.SOURCE_CONTINUE
+
     loop = GLib.MainLoop()
     for signo in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signo, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, next_size)
     print(f"READY {args.port}", flush=True)
     loop.run()
     return 0

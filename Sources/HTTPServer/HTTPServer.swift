@@ -65,6 +65,22 @@ public final class HTTPServer: Sendable {
     public func waitUntilStopped() async {
         await core.waitUntilStopped()
     }
+
+    /// Answers `request` in-process, without a connection: the same checks (URL and header sizes, API key, route,
+    /// body size) and the same handler and error responses as a request received over the network. The server
+    /// need not be started. A streamed response is returned as the handler made it, not run.
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        var request = request
+        switch core.admit(&request) {
+        case .failure(let error):
+            return error.response
+        case .success(let handler):
+            if request.body.count > configuration.maxRequestBodyBytes {
+                return HTTPError.payloadTooLarge(limit: configuration.maxRequestBodyBytes).response
+            }
+            return await ServerCore.answer(request, with: handler)
+        }
+    }
 }
 
 /// Everything the C callbacks reach through their context pointer. Outlives the daemon.
@@ -203,6 +219,67 @@ final class ServerCore: @unchecked Sendable {
     }
 
     // MARK: - Requests
+
+    /// Checks a request whose method, path, query and headers are in (the body is not): the server is running, the
+    /// URL and headers are within the limits, the API key is right (or the path public), a route matches (its
+    /// parameters are stored in `request`) and a `Content-Length` is within the body limit. Returns the route's
+    /// handler, or the error to answer with.
+    func admit(_ request: inout HTTPRequest) -> Result<HTTPHandler, HTTPError> {
+        if isStopping {
+            return .failure(.unavailable("the server is stopping", retryAfter: configuration.retryAfterSeconds))
+        }
+        let urlLength =
+            request.path.utf8.count
+            + request.query.items.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+        if urlLength > configuration.maxURLLength {
+            return .failure(
+                HTTPError(
+                    status: 414, code: .uriTooLong,
+                    message: "the URL is longer than this server accepts (\(configuration.maxURLLength) bytes)"))
+        }
+        let headerBytes = request.headers.fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        if headerBytes > configuration.maxHeaderBytes {
+            return .failure(
+                HTTPError(
+                    status: 431, code: .headersTooLarge,
+                    message: "the request headers are larger than this server accepts "
+                        + "(\(configuration.maxHeaderBytes) bytes)"))
+        }
+        if !isPublic(request.path) && !isAuthorized(request.headers["Authorization"]) {
+            return .failure(.unauthorized())
+        }
+        let handler: HTTPHandler
+        switch router.resolve(request.method, request.path) {
+        case .notFound:
+            return .failure(.notFound("no route for \(request.path)"))
+        case .methodNotAllowed(let allowed):
+            return .failure(.methodNotAllowed(request.method, path: request.path, allowed: allowed))
+        case .found(let found, let parameters):
+            handler = found
+            request.pathParameters = parameters
+        }
+        if let length = request.headers["Content-Length"].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
+            length > configuration.maxRequestBodyBytes
+        {
+            return .failure(.payloadTooLarge(limit: configuration.maxRequestBodyBytes))
+        }
+        return .success(handler)
+    }
+
+    /// Runs `handler` on `request`; an error it throws becomes its response (an `HTTPError` as it is, cancellation
+    /// 503, anything else a logged 500).
+    static func answer(_ request: HTTPRequest, with handler: HTTPHandler) async -> HTTPResponse {
+        do {
+            return try await handler(request)
+        } catch let error as HTTPError {
+            return error.response
+        } catch is CancellationError {
+            return HTTPError.unavailable("the request was cancelled").response
+        } catch {
+            Log.warning("http: \(request.method.rawValue) \(request.path) failed: \(error)")
+            return HTTPError.internalError().response
+        }
+    }
 
     func register(_ context: RequestContext) {
         contexts.withLock { $0[ObjectIdentifier(context)] = context }

@@ -55,49 +55,19 @@ final class RequestContext: @unchecked Sendable {
 
     /// First callback: reads the request line and headers and rejects at once what cannot succeed.
     func admit(url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?) -> MHD_Result {
-        let configuration = core.configuration
         request.method = HTTPMethod(method.map { String(cString: $0) } ?? "GET")
         request.path = url.map { String(cString: $0) } ?? "/"
         request.headers = HTTPHeaders(values(of: .HEADER_KIND))
         request.query = HTTPQuery(values(of: .GET_ARGUMENT_KIND))
 
-        if core.isStopping {
-            return reject(.unavailable("the server is stopping", retryAfter: configuration.retryAfterSeconds))
-        }
-        let urlLength =
-            request.path.utf8.count
-            + request.query.items.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
-        if urlLength > configuration.maxURLLength {
-            return reject(
-                HTTPError(
-                    status: 414, code: .uriTooLong,
-                    message: "the URL is longer than this server accepts (\(configuration.maxURLLength) bytes)"))
-        }
-        let headerBytes = request.headers.fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-        if headerBytes > configuration.maxHeaderBytes {
-            return reject(
-                HTTPError(
-                    status: 431, code: .headersTooLarge,
-                    message: "the request headers are larger than this server accepts "
-                        + "(\(configuration.maxHeaderBytes) bytes)"))
-        }
-        if !core.isPublic(request.path) && !core.isAuthorized(request.headers["Authorization"]) {
-            return reject(.unauthorized())
-        }
-        switch core.router.resolve(request.method, request.path) {
-        case .notFound:
-            return reject(.notFound("no route for \(request.path)"))
-        case .methodNotAllowed(let allowed):
-            return reject(.methodNotAllowed(request.method, path: request.path, allowed: allowed))
-        case .found(let handler, let parameters):
+        switch core.admit(&request) {
+        case .failure(let error):
+            return reject(error)
+        case .success(let handler):
             self.handler = handler
-            request.pathParameters = parameters
         }
         if let length = request.headers["Content-Length"].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            if length > configuration.maxRequestBodyBytes {
-                return reject(.payloadTooLarge(limit: configuration.maxRequestBodyBytes))
-            }
-            request.body.reserveCapacity(min(length, 1 << 20))
+            request.body.reserveCapacity(min(max(length, 0), 1 << 20))
         }
         return .YES
     }
@@ -204,18 +174,7 @@ final class RequestContext: @unchecked Sendable {
         let request = request
         guard let handler else { preconditionFailure("a routed request has a handler") }
         let task = Task { [self] in
-            let response: HTTPResponse
-            do {
-                response = try await handler(request)
-            } catch let error as HTTPError {
-                response = error.response
-            } catch is CancellationError {
-                response = HTTPError.unavailable("the request was cancelled").response
-            } catch {
-                Log.warning("http: \(request.method.rawValue) \(request.path) failed: \(error)")
-                response = HTTPError.internalError().response
-            }
-            complete(with: response)
+            complete(with: await ServerCore.answer(request, with: handler))
         }
         lock.withLock { _ in
             if case .closed = phase { task.cancel() } else if case .handling = phase { handlerTask = task }

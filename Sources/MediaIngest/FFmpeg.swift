@@ -48,6 +48,7 @@ public enum FFmpeg {
         if !configured.load(ordering: .relaxed) {
             av_log_set_level(AV_LOG_QUIET)
         }
+        av_max_alloc(MediaLimits.maxAllocationBytes)
     }
 
     /// FFmpeg's text for an error code ("Connection refused").

@@ -22,7 +22,7 @@ public enum ImageFile {
             try input.openDecoder()
         } catch {
             switch error {
-            case .fileNotFound: throw error
+            case .fileNotFound, .limitExceeded: throw error
             case .noVideoStream(_, let contents): throw .notAnImage(path: path, reason: "it holds \(contents)")
             case .notMediaFile, .truncated: throw .notAnImage(path: path, reason: "unknown or damaged format")
             default: throw .notAnImage(path: path, reason: error.code)

@@ -35,6 +35,9 @@ public enum MediaError: UserFacingError, Sendable, Equatable {
     case notAnImage(path: String, reason: String)
     /// An output file could not be written.
     case writeFailed(path: String, reason: String)
+    /// The file asks for more than `MediaLimits` allows (a picture too large, opening that takes too long);
+    /// `detail` says what.
+    case limitExceeded(source: String, detail: String)
 
     /// A short machine-readable code, used as `code` in `{"type":"error"}` events.
     public var code: String {
@@ -53,6 +56,7 @@ public enum MediaError: UserFacingError, Sendable, Equatable {
         case .frameIndexOutOfRange: return "frame_out_of_range"
         case .notAnImage: return "not_an_image"
         case .writeFailed: return "write_failed"
+        case .limitExceeded: return "limit_exceeded"
         }
     }
 
@@ -92,6 +96,9 @@ public enum MediaError: UserFacingError, Sendable, Equatable {
             return "'\(path)' is not an image FFmpeg can decode (\(reason)). Give a PNG or JPEG file."
         case .writeFailed(let path, let reason):
             return "cannot write '\(path)': \(reason). Check that the folder exists and is writable."
+        case .limitExceeded(let source, let detail):
+            return "'\(source)' \(detail), beyond what Vigil accepts from one file; it is damaged or not a video "
+                + "Vigil can use."
         }
     }
 }

@@ -92,26 +92,46 @@ final class MediaInput {
         }
 
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
-        if source.isNetwork { interrupt.arm(seconds: settings.timeout) }
+        // A local file gets a deadline too: a damaged or hostile file must not keep the demuxer busy for ever.
+        let isFile = source.kind == .file
+        if source.isNetwork {
+            interrupt.arm(seconds: settings.timeout)
+        } else if isFile {
+            interrupt.arm(seconds: MediaLimits.fileOpenSeconds)
+        }
         let openCode = avformat_open_input(&opened, source.ffmpegURL, nil, &options)
         let openExpired = interrupt.hasExpired
         interrupt.disarm()
         guard openCode >= 0, let openedContext = opened else {
             if interrupt.isAborted { throw .readFailed(source: source.displayName, reason: "stopped") }
+            if isFile && openExpired {
+                throw .limitExceeded(
+                    source: source.displayName,
+                    detail: "took more than \(formatSeconds(MediaLimits.fileOpenSeconds)) to open")
+            }
             throw MediaError.classifyOpen(
                 openCode, source: source, timeout: settings.timeout, deadlineExpired: openExpired)
         }
         context = openedContext
         format = context
 
-        if settings.isLive { interrupt.arm(seconds: settings.timeout + 0.5) }
+        if settings.isLive {
+            interrupt.arm(seconds: settings.timeout + 0.5)
+        } else if isFile {
+            interrupt.arm(seconds: MediaLimits.fileOpenSeconds)
+        }
         let infoCode = avformat_find_stream_info(context, nil)
         let infoExpired = interrupt.hasExpired
         interrupt.disarm()
-        if infoCode < 0 {
+        if infoCode < 0 || (isFile && infoExpired) {
             var doomed: UnsafeMutablePointer<AVFormatContext>? = context
             avformat_close_input(&doomed)
             if interrupt.isAborted { throw .readFailed(source: source.displayName, reason: "stopped") }
+            if isFile && infoExpired {
+                throw .limitExceeded(
+                    source: source.displayName,
+                    detail: "took more than \(formatSeconds(MediaLimits.fileOpenSeconds)) to probe")
+            }
             if infoExpired { throw .timedOut(source: source.displayName, seconds: settings.timeout) }
             throw MediaError.classifyOpen(
                 infoCode, source: source, timeout: settings.timeout, deadlineExpired: false)
@@ -228,10 +248,19 @@ final class MediaInput {
         guard let codec = avcodec_find_decoder(parameters.pointee.codec_id) else {
             throw .unsupportedCodec(source: name, codec: codecName)
         }
+        let (width, height) = (Int(parameters.pointee.width), Int(parameters.pointee.height))
+        if width > 0, height > 0, width > MediaLimits.maxPixels / height {
+            throw .limitExceeded(
+                source: name,
+                detail: "declares \(width)×\(height) pictures, more than the \(MediaLimits.maxPixels) pixels "
+                    + "(8192×8192) Vigil decodes")
+        }
         guard let context = avcodec_alloc_context3(codec) else {
             throw .readFailed(source: name, reason: "out of memory")
         }
         decoder = context
+        // The decoder refuses every frame larger than the limit, whatever the stream header said.
+        context.pointee.max_pixels = Int64(MediaLimits.maxPixels)
         guard avcodec_parameters_to_context(context, parameters) >= 0 else {
             throw .unsupportedCodec(source: name, codec: codecName)
         }

@@ -77,10 +77,12 @@ enum CaptionCues {
         return merged.filter { $0.end > $0.start }
     }
 
-    /// Seconds as whole milliseconds (rounded; negative clamps to 0).
+    /// Seconds as whole milliseconds (rounded; negative clamps to 0, and beyond Int64.max / 4 — a time read from a
+    /// damaged journal — clamps there, like +infinity).
     static func milliseconds(_ seconds: Double) -> Int64 {
         guard seconds.isFinite else { return seconds > 0 ? Int64.max / 4 : 0 }
-        return Int64((max(0, seconds) * 1000).rounded())
+        let rounded = (max(0, seconds) * 1000).rounded()
+        return rounded < Double(Int64.max / 4) ? Int64(rounded) : Int64.max / 4
     }
 
     /// `text` on one line: whitespace runs (newlines included) become one space, control characters are removed,

@@ -106,7 +106,9 @@ public enum MemoryError: UserFacingError, Sendable, Equatable {
                 + "\(budget); raise the prompt budget or shorten the question"
         case .invalidFeatureGeometry(let tokenCount, let hiddenSize):
             return "frame features of \(tokenCount) tokens × \(hiddenSize) values are not a square token grid with at "
-                + "least one value per token; the feature memory needs the connector's square grid (e.g. 64 = 8×8)"
+                + "least one value per token (and at most \(FeatureGeometry.maximumTokenCount) tokens of "
+                + "\(FeatureGeometry.maximumHiddenSize)); the feature memory needs the connector's square grid "
+                + "(e.g. 64 = 8×8)"
         case .invalidFeatureSetting(let setting, let detail):
             return "feature memory setting \(setting): \(detail)"
         case .frameOutOfOrder(let frame, let time, let previousFrame, let previousTime):

@@ -85,7 +85,11 @@ public struct HubCache: Sendable {
             return nil
         }
         let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return commit.isEmpty || commit.contains("/") ? nil : commit
+        // The commit names a folder under snapshots/: a ref that could name another folder is not a commit.
+        if commit.isEmpty || commit == "." || commit == ".." || commit.contains("/") || commit.contains("\0") {
+            return nil
+        }
+        return commit
     }
 
     /// Whether the snapshot of `commit` has `file` (a link to an existing blob, or a plain file).

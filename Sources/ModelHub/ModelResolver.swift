@@ -304,7 +304,7 @@ public struct ModelResolver: Sendable {
     // MARK: - Helpers
 
     /// Throws unless `file` is a relative path inside a repository (no `..`, no leading `/`).
-    static func validate(file: String) throws(HubError) {
+    public static func validate(file: String) throws(HubError) {
         let parts = file.split(separator: "/", omittingEmptySubsequences: false)
         if file.isEmpty || parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) || file.contains("\0") {
             throw HubError(.invalidInput, "'\(file)' is not a file name inside a model repository")
@@ -312,7 +312,7 @@ public struct ModelResolver: Sendable {
     }
 
     /// The shard files named by a safetensors index's `weight_map`, sorted and without repeats.
-    static func shards(inIndex index: URL) throws(HubError) -> [String] {
+    public static func shards(inIndex index: URL) throws(HubError) -> [String] {
         struct Index: Decodable { var weight_map: [String: String] }
         let shards: [String]
         do {

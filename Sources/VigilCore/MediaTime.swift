@@ -22,9 +22,13 @@ public struct MediaTime: Sendable, Hashable, Comparable, CustomStringConvertible
 
 /// Formats seconds as subtitle timecodes.
 public enum Timecode {
-    /// `HH:MM:SS<sep>mmm`: WebVTT uses ".", SRT uses ",". Negative input clamps to zero.
+    /// Times beyond this (about 285 million years, only ever read from damaged files) are shown as this.
+    static let maximumSeconds = 9e15
+
+    /// `HH:MM:SS<sep>mmm`: WebVTT uses ".", SRT uses ",". Negative input (and NaN) clamps to zero, times beyond
+    /// `maximumSeconds` to that.
     public static func format(_ seconds: Double, separator: Character) -> String {
-        let totalMs = Int((max(0, seconds) * 1000).rounded())
+        let totalMs = Int((min(max(0, seconds), maximumSeconds) * 1000).rounded())
         let ms = totalMs % 1000
         let s = (totalMs / 1000) % 60
         let m = (totalMs / 60_000) % 60

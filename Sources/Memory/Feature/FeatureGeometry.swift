@@ -19,10 +19,18 @@ public struct FeatureGeometry: Sendable, Hashable, Codable, CustomStringConverti
     /// Side of the token grid (S = √T).
     public let gridSide: Int
 
+    /// Most tokens per frame (a 256×256 grid; SmolVLM2 has 64): saved states and bank files are read with this
+    /// bound, so sizes multiplied together never overflow.
+    public static let maximumTokenCount = 1 << 16
+    /// Most values per token (SmolVLM2 has 576 or 960).
+    public static let maximumHiddenSize = 1 << 16
+
     /// A geometry of `tokenCount` tokens (a square grid) of `hiddenSize` values.
     public init(tokenCount: Int, hiddenSize: Int) throws(MemoryError) {
-        let side = Int(Double(max(tokenCount, 0)).squareRoot().rounded())
-        guard tokenCount > 0, hiddenSize > 0, side * side == tokenCount else {
+        let side = Int(Double(min(max(tokenCount, 0), Self.maximumTokenCount)).squareRoot().rounded())
+        guard tokenCount > 0, tokenCount <= Self.maximumTokenCount, hiddenSize > 0,
+            hiddenSize <= Self.maximumHiddenSize, side * side == tokenCount
+        else {
             throw .invalidFeatureGeometry(tokenCount: tokenCount, hiddenSize: hiddenSize)
         }
         self.tokenCount = tokenCount

@@ -322,9 +322,14 @@ public struct Synopsis: Sendable {
                 cluster.weight > 0, cluster.referenceCentroid.map({ $0.count == geometry.keyValueCount }) ?? true
             else { throw .corruptSynopsisState(detail: "a cluster's sizes do not match \(geometry)") }
         }
-        guard state.clusters.count <= configuration.clusterCount,
-            state.clusters.reduce(0, { $0 + $1.weight }) == state.frameCount
-        else { throw .corruptSynopsisState(detail: "its cluster weights do not add up to its frame count") }
+        var weights = 0
+        var overflow = false
+        for cluster in state.clusters where !overflow {
+            (weights, overflow) = weights.addingReportingOverflow(cluster.weight)
+        }
+        guard state.clusters.count <= configuration.clusterCount, !overflow, weights == state.frameCount else {
+            throw .corruptSynopsisState(detail: "its cluster weights do not add up to its frame count")
+        }
         clusters = state.clusters
         frameCount = state.frameCount
         if let random = state.randomState { initializer = SeededReferenceInitializer(state: random) }

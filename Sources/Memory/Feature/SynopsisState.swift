@@ -112,6 +112,7 @@ public struct SynopsisState: Sendable, Equatable {
         let count = Int(try input.u32())
         guard count <= clusterCount else { throw .corruptSynopsisState(detail: "more clusters than K") }
         clusters = []
+        var totalWeight = 0
         for _ in 0..<count {
             let weight = try input.i64()
             let timeSum = try input.f64()
@@ -120,19 +121,33 @@ public struct SynopsisState: Sendable, Equatable {
             let keySum = try input.floats(geometry.keyValueCount)
             let fullSum = try input.floats(geometry.frameValueCount)
             let centroid = try input.u8() != 0 ? try input.floats(geometry.keyValueCount) : nil
+            // Saved states only ever hold finite values (frames with others are refused at ingest).
+            guard timeSum.isFinite, start.isFinite, end.isFinite, keySum.allSatisfy(\.isFinite),
+                fullSum.allSatisfy(\.isFinite), centroid?.allSatisfy(\.isFinite) ?? true
+            else { throw .corruptSynopsisState(detail: "a cluster holds a value that is not a finite number") }
             let rangeCount = Int(try input.u32())
             var ranges: [ClosedRange<Int>] = []
+            var memberCount = 0
             for _ in 0..<rangeCount {
                 let first = try input.i64()
                 let last = try input.i64()
-                guard first <= last else { throw .corruptSynopsisState(detail: "a member range is reversed") }
+                // Frame ids are ≥ 0; ranges are stored sorted and apart (so their sizes cannot overflow).
+                guard first >= 0, first <= last, last < Int.max, (ranges.last?.upperBound ?? -1) < first else {
+                    throw .corruptSynopsisState(detail: "a member range is reversed, overlaps or is out of order")
+                }
+                let (sum, overflow) = memberCount.addingReportingOverflow(last - first + 1)
+                guard !overflow else { throw .corruptSynopsisState(detail: "a cluster has too many members") }
+                memberCount = sum
                 ranges.append(first...last)
             }
-            let members = MemberList(ranges: ranges)
-            guard members.count == weight else {
+            guard memberCount == weight else {
                 throw .corruptSynopsisState(
-                    detail: "a cluster's weight \(weight) differs from its \(members.count) members")
+                    detail: "a cluster's weight \(weight) differs from its \(memberCount) members")
             }
+            let (sum, overflow) = totalWeight.addingReportingOverflow(weight)
+            guard !overflow else { throw .corruptSynopsisState(detail: "its clusters have too many members") }
+            totalWeight = sum
+            let members = MemberList(ranges: ranges)
             clusters.append(
                 SynopsisCluster(
                     weight: weight, keySum: keySum, fullSum: fullSum, timeSum: timeSum, start: start, end: end,

@@ -120,5 +120,27 @@ public struct LlamaHyperparameters: Sendable, Equatable {
         contextLength = try positive("\(arch).context_length")
         vocabSize = try positive("\(arch).vocab_size", default: tokenCount)
         tiedEmbeddings = file.tensor(named: "output.weight") == nil
+        // Sizes no real model reaches: they would overflow the shape arithmetic or build huge tables at load
+        // (single sizes first, so that the products below cannot overflow).
+        let sizes: [(String, Int, Int)] = [
+            ("\(arch).block_count", layerCount, ModelLimits.maxLayers),
+            ("\(arch).embedding_length", hiddenSize, ModelLimits.maxDimension),
+            ("\(arch).feed_forward_length", intermediateSize, ModelLimits.maxDimension),
+            ("\(arch).attention.head_count", headCount, ModelLimits.maxDimension),
+            ("\(arch).attention.key_length", headDim, ModelLimits.maxDimension),
+            ("\(arch).vocab_size", vocabSize, ModelLimits.maxVocabulary),
+            ("\(arch).context_length", contextLength, ModelLimits.maxPositions),
+        ]
+        for (key, value, limit) in sizes {
+            if let excess = ModelLimits.excess(value, limit: limit) { throw invalid(key, excess) }
+        }
+        let products: [(String, Int, Int)] = [
+            ("\(arch).attention.head_count × key_length", headCount * headDim, ModelLimits.maxDimension),
+            ("\(arch).context_length × key_length (RoPE table)", contextLength * headDim,
+             ModelLimits.maxRoPETableFloats),
+        ]
+        for (key, value, limit) in products {
+            if let excess = ModelLimits.excess(value, limit: limit) { throw invalid(key, excess) }
+        }
     }
 }

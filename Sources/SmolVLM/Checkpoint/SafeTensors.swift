@@ -83,9 +83,11 @@ public struct SafeTensorsFile: Sendable {
                 hint: "The file is damaged or incomplete; download or save it again.")
         }
         guard file.size >= 8 else { throw fail(["file is \(file.size) bytes, too short for a safetensors header"]) }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 0, headerLength <= file.size - 8, headerLength < 100_000_000 else {
-            throw fail(["header length \(headerLength) does not fit the \(file.size)-byte file (truncated?)"])
+        let declaredLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard let headerLength = Int(exactly: declaredLength), headerLength > 0, headerLength <= file.size - 8,
+            headerLength < 100_000_000
+        else {
+            throw fail(["header length \(declaredLength) does not fit the \(file.size)-byte file (truncated?)"])
         }
         let headerData = Data(bytes: file.base + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
@@ -113,8 +115,18 @@ public struct SafeTensorsFile: Sendable {
                 problems.append("\(name): unsupported dtype \(dtype)")
                 continue
             }
-            let expected = shape.reduce(1, *) * size
-            if shape.contains(where: { $0 < 0 }) || offsets[1] - offsets[0] != expected || offsets[0] < 0 {
+            // The byte count the shape implies, checked for overflow: a hostile header may claim any size.
+            var expected: Int? = shape.contains(where: { $0 < 0 }) ? nil : size
+            for dimension in shape {
+                guard let sofar = expected else { break }
+                let (product, overflow) = sofar.multipliedReportingOverflow(by: dimension)
+                expected = overflow ? nil : product
+            }
+            guard let expected else {
+                problems.append("\(name): \(dtype) \(shape) is not a possible tensor shape")
+                continue
+            }
+            if offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != expected {
                 problems.append("\(name): \(dtype) \(shape) needs \(expected) bytes, header says \(offsets)")
                 continue
             }

@@ -40,6 +40,15 @@ public struct SafeTensorsWeights: WeightSource {
                     location: index.path, problems: ["not a valid safetensors index (no weight_map object)"])
             }
             for shard in Set(map.values).sorted() {
+                // A shard is a file of this folder: a name that climbs out of it (or is absolute) is refused.
+                let components = shard.split(separator: "/", omittingEmptySubsequences: false)
+                guard !shard.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+                else {
+                    throw CheckpointError(
+                        location: index.path,
+                        problems: ["weight_map names the shard '\(shard)', which is not a file in the model folder"],
+                        hint: "The index is damaged or hostile; download the model again.")
+                }
                 files.append(try SafeTensorsFile(url: folder.appendingPathComponent(shard)))
             }
         } else {
@@ -95,6 +104,8 @@ public final class CheckedWeights {
     private let recordsOnly: Bool
     /// Every tensor requested, with its shape.
     private(set) var requested: [String: [Int]] = [:]
+    /// Tensors asked for only if present (`takeIfPresent`), with their shape, when recording.
+    private(set) var requestedIfPresent: [String: [Int]] = [:]
 
     public init(_ source: any WeightSource) {
         self.source = source
@@ -149,7 +160,10 @@ public final class CheckedWeights {
     /// The tensor if present (recording a shape problem if it is there with another shape).
     public func takeIfPresent(_ name: String, _ shape: [Int]) -> Tensor? {
         if randomSeed != nil { return take(name, shape) }
-        if recordsOnly { return nil }
+        if recordsOnly {
+            requestedIfPresent[name] = shape
+            return nil
+        }
         guard source.shape(of: name) != nil else { return nil }
         return take(name, shape)
     }
@@ -183,6 +197,40 @@ public final class CheckedWeights {
             return Linear(weight: Tensor(shape: Shape(n, k), dtype: .f32, storage: claimed), bias: bias)
         }
         return Linear.stacking(parts)
+    }
+
+    /// Checks the source against every tensor a model will take (`required`, and `optional` ones when present)
+    /// before any is read or built, and throws one `CheckpointError` with every missing, mis-shaped and unexpected
+    /// tensor. So a config that claims sizes the file does not hold is an error, never an allocation of what the
+    /// config claims. Nothing is checked when tensors are synthesised.
+    func checkBeforeLoading(required: [String: [Int]], optional: [String: [Int]]) throws {
+        guard randomSeed == nil, !recordsOnly else { return }
+        var problems: [String] = []
+        for (name, shape) in required.sorted(by: { $0.key < $1.key }) {
+            guard let actual = source.shape(of: name) else {
+                problems.append("missing tensor \(name) \(shape)")
+                continue
+            }
+            if actual != shape { problems.append("tensor \(name) has shape \(actual), expected \(shape)") }
+        }
+        for (name, shape) in optional.sorted(by: { $0.key < $1.key }) where required[name] == nil {
+            if let actual = source.shape(of: name), actual != shape {
+                problems.append("tensor \(name) has shape \(actual), expected \(shape)")
+            }
+        }
+        guard !problems.isEmpty else { return }
+        let unused = source.names.filter { name in
+            required[name] == nil && optional[name] == nil && !ignorable.contains { name.hasSuffix($0) }
+        }
+        if !unused.isEmpty {
+            let sorted = unused.sorted()
+            problems.append(
+                "\(unused.count) unexpected tensor(s): " + sorted.prefix(5).joined(separator: ", ")
+                    + (sorted.count > 5 ? ", …" : ""))
+        }
+        throw CheckpointError(
+            location: source.location, problems: problems,
+            hint: "The weights do not match config.json: the checkpoint is damaged or of another architecture.")
     }
 
     /// Records a problem that is not about one tensor.

@@ -70,6 +70,9 @@ public struct SmolVLMConfig: Codable, Sendable {
         if imageTokenID < 0 || imageTokenID >= textConfig.vocabSize {
             out.append("image_token_id \(imageTokenID) is outside the vocabulary (0..<\(textConfig.vocabSize))")
         }
+        if let excess = ModelLimits.excess(scaleFactor, limit: ModelLimits.maxScaleFactor) {
+            out.append("scale_factor \(excess)")
+        }
         return out
     }
 
@@ -161,8 +164,18 @@ public struct VisionConfig: Codable, Sendable {
         if !["gelu_pytorch_tanh", "gelu_tanh", "gelu_new"].contains(hiddenAct) {
             out.append("vision_config.hidden_act '\(hiddenAct)' is not supported (expected gelu_pytorch_tanh)")
         }
-        if numHiddenLayers < 0 || intermediateSize <= 0 || numChannels <= 0 {
+        if numHiddenLayers < 0 || intermediateSize <= 0 || numChannels <= 0 || imageSize <= 0 {
             out.append("vision_config has a non-positive size")
+        }
+        // Sizes no real tower reaches (they would overflow the shape arithmetic of the checked loader).
+        let bounds: [(String, Int, Int)] = [
+            ("hidden_size", hiddenSize, ModelLimits.maxDimension),
+            ("intermediate_size", intermediateSize, ModelLimits.maxDimension),
+            ("num_hidden_layers", numHiddenLayers, ModelLimits.maxLayers),
+            ("num_channels", numChannels, 64), ("image_size", imageSize, ModelLimits.maxImageSide),
+        ]
+        for (key, value, limit) in bounds {
+            if let excess = ModelLimits.excess(value, limit: limit) { out.append("vision_config.\(key) \(excess)") }
         }
         return out
     }
@@ -316,6 +329,35 @@ public struct TextConfig: Codable, Sendable {
             out.append("text_config has a non-positive size")
         }
         if ropeTheta <= 0 { out.append("text_config rope_theta \(ropeTheta) must be positive") }
+        if maxPositionEmbeddings < 0 { out.append("text_config.max_position_embeddings is negative") }
+        // Sizes no real decoder reaches: they would overflow the shape arithmetic of the checked loader or build
+        // huge RoPE tables (single sizes first, so that the product cannot overflow).
+        let bounds: [(String, Int, Int)] = [
+            ("vocab_size", vocabSize, ModelLimits.maxVocabulary),
+            ("hidden_size", hiddenSize, ModelLimits.maxDimension),
+            ("intermediate_size", intermediateSize, ModelLimits.maxDimension),
+            ("num_hidden_layers", numHiddenLayers, ModelLimits.maxLayers),
+            ("num_attention_heads", numAttentionHeads, ModelLimits.maxDimension),
+            ("head_dim", headDim, ModelLimits.maxDimension),
+            ("max_position_embeddings", maxPositionEmbeddings, ModelLimits.maxPositions),
+        ]
+        var withinBounds = true
+        for (key, value, limit) in bounds {
+            if let excess = ModelLimits.excess(value, limit: limit) {
+                out.append("text_config.\(key) \(excess)")
+                withinBounds = false
+            }
+        }
+        if withinBounds {
+            let products: [(String, Int, Int)] = [
+                ("num_attention_heads × head_dim", numAttentionHeads * headDim, ModelLimits.maxDimension),
+                ("max_position_embeddings × head_dim (RoPE table)", maxPositionEmbeddings * headDim,
+                 ModelLimits.maxRoPETableFloats),
+            ]
+            for (key, value, limit) in products {
+                if let excess = ModelLimits.excess(value, limit: limit) { out.append("text_config \(key) \(excess)") }
+            }
+        }
         return out
     }
 }

@@ -28,6 +28,8 @@ public struct SmolVLMModel: Sendable {
         if !problems.isEmpty {
             throw CheckpointError(location: w.source.location, problems: problems.map { "config.json: " + $0 })
         }
+        let expected = Self.expectedTensors(config)
+        try w.checkBeforeLoading(required: expected.required, optional: expected.optional)
         self.config = config
         vision = SigLIPVisionTower(config: config.visionConfig, weights: w, prefix: "model.vision_model")
         connector = Connector(config: config, weights: w, prefix: "model.connector")
@@ -49,13 +51,19 @@ public struct SmolVLMModel: Sendable {
     /// Every tensor a checkpoint of `config` must hold, with its shape (the loader's own list; nothing is read).
     /// `lm_head.weight` is listed unless the embeddings are tied.
     public static func expectedShapes(_ config: SmolVLMConfig) throws -> [String: [Int]] {
+        expectedTensors(config).required
+    }
+
+    /// The tensors a checkpoint of `config` must hold and those it may hold (`lm_head.weight` when tied), with
+    /// their shapes; nothing is read or allocated. `config` must have no `problems()`.
+    static func expectedTensors(_ config: SmolVLMConfig) -> (required: [String: [Int]], optional: [String: [Int]]) {
         let recorder = CheckedWeights(recordingShapesAt: "expected tensors")
         _ = SigLIPVisionTower(config: config.visionConfig, weights: recorder, prefix: "model.vision_model")
         _ = Connector(config: config, weights: recorder, prefix: "model.connector")
         _ = LlamaDecoder(
             config: config.textConfig, weights: recorder, prefix: "model.text_model", lmHeadName: "lm_head.weight",
             tied: config.tieWordEmbeddings)
-        return recorder.requested
+        return (recorder.requested, recorder.requestedIfPresent)
     }
 
     /// Visual tokens per frame.

@@ -26,6 +26,10 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
         /// Exact target width, used only when `longestEdge` is absent.
         public var width: Int?
 
+        /// The largest `longest_edge` read from a file (the processor caps resizing at 4096 anyway; a larger value
+        /// can only be damage).
+        public static let maximumLongestEdge = 1 << 20
+
         /// A longest-edge size.
         public init(longestEdge: Int) {
             self.longestEdge = longestEdge
@@ -47,10 +51,19 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
             longestEdge = try c.decodeIfPresent(Int.self, forKey: .longestEdge)
             height = try c.decodeIfPresent(Int.self, forKey: .height)
             width = try c.decodeIfPresent(Int.self, forKey: .width)
-            if let longestEdge, longestEdge < 1 {
+            if let longestEdge, longestEdge < 1 || longestEdge > Self.maximumLongestEdge {
                 throw DecodingError.dataCorruptedError(
                     forKey: .longestEdge, in: c,
-                    debugDescription: "longest_edge is \(longestEdge); it must be a positive number of pixels")
+                    debugDescription: "longest_edge is \(longestEdge); it must be a number of pixels from 1 to "
+                        + "\(Self.maximumLongestEdge)")
+            }
+            for (key, side) in [(CodingKeys.height, height), (.width, width)] {
+                if let side, side > ImageProcessor.maxImageSide {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: key, in: c,
+                        debugDescription: "\(key.stringValue) is \(side) pixels; at most "
+                            + "\(ImageProcessor.maxImageSide) are supported")
+                }
             }
             if longestEdge == nil {
                 guard let height, let width, height > 0, width > 0 else {
@@ -224,6 +237,12 @@ public struct PreprocessorConfig: Codable, Sendable, Equatable {
                 forKey: .maxImageSize, in: c,
                 debugDescription: "max_image_size needs \"longest_edge\" (the tile side, e.g. 512)")
         }
+        guard maxImageSize <= ImageProcessor.maxImageSide else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .maxImageSize, in: c,
+                debugDescription: "max_image_size.longest_edge is \(maxImageSize); a tile has at most "
+                    + "\(ImageProcessor.maxImageSide) pixels a side")
+        }
         guard resample == 1 else {
             throw DecodingError.dataCorruptedError(
                 forKey: .resample, in: c,
@@ -281,6 +300,9 @@ public struct ProcessorConfig: Codable, Sendable, Equatable {
     /// The real SmolVLM2 value.
     public static let smolVLM2 = ProcessorConfig(imageSeqLen: 64)
 
+    /// The most `<image>` tokens per frame a file may declare (a prompt repeats the token that many times).
+    public static let maximumImageSeqLen = 1 << 16
+
     /// Spells out every field.
     public init(imageSeqLen: Int) {
         self.imageSeqLen = imageSeqLen
@@ -299,9 +321,10 @@ public struct ProcessorConfig: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // Default: SmolVLMProcessor.__init__(image_seq_len=169) (transformers 5.24).
         imageSeqLen = try c.decodeIfPresent(Int.self, forKey: .imageSeqLen) ?? 169
-        guard imageSeqLen >= 1 else {
+        guard imageSeqLen >= 1, imageSeqLen <= Self.maximumImageSeqLen else {
             throw DecodingError.dataCorruptedError(
-                forKey: .imageSeqLen, in: c, debugDescription: "image_seq_len is \(imageSeqLen); it must be at least 1")
+                forKey: .imageSeqLen, in: c,
+                debugDescription: "image_seq_len is \(imageSeqLen); it must be from 1 to \(Self.maximumImageSeqLen)")
         }
     }
 }

@@ -46,8 +46,10 @@ public struct ProcessorSettings: Sendable {
         }
         var imageSeqLen: Int?
         if let value = nested["image_seq_len"] {
-            guard let n = value as? Int, n >= 1 else {
-                throw ProcessingError("\(processorURL.path): image_seq_len must be a positive integer")
+            guard let n = value as? Int, n >= 1, n <= ProcessorConfig.maximumImageSeqLen else {
+                throw ProcessingError(
+                    "\(processorURL.path): image_seq_len must be an integer from 1 to "
+                        + "\(ProcessorConfig.maximumImageSeqLen)")
             }
             imageSeqLen = n
         }

@@ -114,19 +114,28 @@ public enum PromptBuilder {
 
     /// What one video's `<video>` placeholder expands to.
     public static func videoBlock(timestamps: [Double], duration: Double, imageSeqLen: Int) -> String {
-        let seconds = duration.isFinite ? Int(duration) : 0
+        let seconds = Int(clampedSeconds(duration))
         var out =
             "You are provided the following series of \(NumberWords.english(timestamps.count)) frames from a "
             + "\(timedelta(seconds: seconds)) [H:MM:SS] video.\n"
         let frame = imageBlock(rows: 0, cols: 0, imageSeqLen: imageSeqLen)
         for t in timestamps {
-            let (minutes, secondsPart) = PythonNumerics.divmod(t.isFinite ? t : 0, 60)
+            let (minutes, secondsPart) = PythonNumerics.divmod(clampedSeconds(t), 60)
             out += "\nFrame from \(twoDigits(Int(minutes))):\(twoDigits(Int(secondsPart))):" + frame
         }
         return out + "\n\n"
     }
 
     // MARK: - Python formatting
+
+    /// The longest span Python's `timedelta` holds (999,999,999 days), in seconds.
+    static let maximumSeconds = 86_399_999_999_999.0
+
+    /// A media time as the prompt can show it: NaN and infinities are 0, and times from a damaged file beyond
+    /// ±`maximumSeconds` (where Python itself would fail) are clamped, so formatting never overflows.
+    static func clampedSeconds(_ t: Double) -> Double {
+        t.isFinite ? min(max(t, -maximumSeconds), maximumSeconds) : 0
+    }
 
     /// Python `str.capitalize`: first character upper case, the rest lower case.
     static func capitalized(_ s: String) -> String {
