@@ -11,10 +11,12 @@
 //   CEdit ──► VigilCLI (the input line of vigil watch)
 //   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
+//   Streaming, Memory, HTTPServer, OpenAIWire, VigilCrypto ──► Server ──► VigilCLI (vigil serve)
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
 //   Memory: caption files, caption journal, BM25 text index, prompt budget; the feature memory (bank, synopsis,
 //           detail frames, global-key search, snapshots) over CFeatureKernels
+//   Server: `vigil serve` (sources, questions, SSE, captioning jobs, alerts and webhooks, metrics, the web page)
 //
 import PackageDescription
 
@@ -61,9 +63,15 @@ let package = Package(
         .target(
             name: "Streaming", dependencies: ["MediaIngest", "SmolVLM", "Memory", "Kernels", "Tokenization", "VigilCore"]),
         .target(
+            name: "Server",
+            dependencies: [
+                "Streaming", "Memory", "MediaIngest", "SmolVLM", "HTTPServer", "OpenAIWire", "VigilCrypto", "VigilCore",
+            ]),
+        .target(
             name: "VigilCLI",
             dependencies: [
-                "CEdit", "Streaming", "Memory", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore",
+                "CEdit", "Server", "Streaming", "Memory", "MediaIngest", "SmolVLM", "Kernels", "ModelHub",
+                "Tokenization", "VigilCore",
             ]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
@@ -93,6 +101,9 @@ let package = Package(
         .testTarget(name: "SmolVLMTests", dependencies: ["SmolVLM", "TestSupport", "AllocationProbe"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Memory", "TestSupport"]),
         .testTarget(name: "MemoryTests", dependencies: ["Memory", "TestSupport", "JournalProbe"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Streaming", "SmolVLM", "HTTPServer", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
     ]
 )

@@ -39,6 +39,7 @@ public enum VigilMain {
         .command(GenerateCommand.self),
         .command(WatchCommand.self),
         .command(CaptionCommand.self),
+        .command(ServeCommand.self),
         .group(ModelsCommand.self),
         .command(BenchCommand.self),
     ]
