@@ -50,6 +50,7 @@ final class ManagedSource: Sendable {
     let gate: QuestionGate
     private let specBox: Mutex<SourceSpec>
     private let frameCache = Mutex<(time: Double, png: Data)?>(nil)
+    private let standingCache = Mutex<[StandingQuestion]>([])
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(spec: SourceSpec, session: LiveSession, maxQueuedQuestions: Int) {
@@ -106,12 +107,22 @@ final class ManagedSource: Sendable {
         return (frame.time, png)
     }
 
-    /// The source as the API shows it: its settings (credentials hidden), its C2 status object, its queue, and
-    /// its alerts with their standing questions' state (their secrets only when `secrets`: the answer that makes
-    /// them).
-    func json(secrets: Bool = false) async -> JSONValue {
-        let spec = self.spec
+    /// The standing questions' state now (a hop to the compute thread, which may wait for the frame being encoded).
+    func refreshStanding() async -> [StandingQuestion] {
         let standing = await session.standingQuestions()
+        standingCache.withLock { $0 = standing }
+        return standing
+    }
+
+    /// The standing questions' state as last read (refreshed at each status event of the session).
+    var cachedStanding: [StandingQuestion] { standingCache.withLock { $0 } }
+
+    /// The source as the API shows it: its settings (credentials hidden), its C2 status object, its queue, and
+    /// its alerts with their standing questions' state — read now when `fresh`, else as last read — (their secrets
+    /// only when `secrets`: the answer that makes them).
+    func json(secrets: Bool = false, fresh: Bool = true) async -> JSONValue {
+        let spec = self.spec
+        let standing = fresh ? await refreshStanding() : cachedStanding
         var members: [(String, JSONValue)] = [
             ("id", .string(id)), ("url", .string(Self.redacted(spec.url))), ("pipeline", .string(spec.pipeline)),
             ("options", .object(spec.options.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),

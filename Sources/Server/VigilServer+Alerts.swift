@@ -36,12 +36,13 @@ extension Service {
             source.updateSpec { $0.alerts.append(alert) }
             source.session.watchFor(alert.question, every: alert.every, id: alert.id, cooldown: alert.cooldown)
             persistRegistry()
-            let standing = await source.session.standingQuestions()
-            return .json(ManagedSource.alertJSON(alert, source: source.id, standing: standing, secret: true), status: 201)
+            return .json(
+                ManagedSource.alertJSON(alert, source: source.id, standing: source.cachedStanding, secret: true),
+                status: 201)
         }
         router.get("/v1/sources/{id}/alerts") { [self] request in
             let source = try requireSource(request.pathParameters["id"] ?? "")
-            let standing = await source.session.standingQuestions()
+            let standing = await source.refreshStanding()
             let data = source.spec.alerts.map { ManagedSource.alertJSON($0, source: source.id, standing: standing) }
             return .json(.object([("object", .string("list")), ("data", .array(data))]))
         }
@@ -51,7 +52,7 @@ extension Service {
             guard let alert = source.spec.alerts.first(where: { $0.id == id }) else {
                 throw APIError.unknownAlert(id, source: source.id)
             }
-            let standing = await source.session.standingQuestions()
+            let standing = await source.refreshStanding()
             return .json(ManagedSource.alertJSON(alert, source: source.id, standing: standing))
         }
         router.delete("/v1/sources/{id}/alerts/{alert}") { [self] request in

@@ -40,7 +40,8 @@ extension Service {
         router.get("/v1/sources") { [self] _ in
             _ = try requireModel()
             var data: [JSONValue] = []
-            for source in registry.all { data.append(await source.json()) }
+            // Standing-question state as last read: a list must not wait on every session's compute.
+            for source in registry.all { data.append(await source.json(fresh: false)) }
             return .json(.object([("object", .string("list")), ("data", .array(data))]))
         }
         router.get("/v1/sources/{id}") { [self] request in

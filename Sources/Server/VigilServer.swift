@@ -184,9 +184,12 @@ final class Service: Sendable {
     }
 
     func stop() async {
-        let first = stopState.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
+        // Under the registry's write lock: no write that starts later sees the sources being shut down.
+        let first = registryWrite.withLock { _ in
+            stopState.withLock { state -> Bool in
+                defer { state.stopping = true }
+                return !state.stopping
+            }
         }
         guard first else { return }
         ready.store(false, ordering: .releasing)
@@ -261,9 +264,11 @@ final class Service: Sendable {
         return true
     }
 
-    /// Writes the registry: every running source's entry plus those that could not start.
+    /// Writes the registry: every running source's entry plus those that could not start. Not once the server is
+    /// stopping (its sources are being shut down, not removed).
     func persistRegistry() {
         registryWrite.withLock { _ in
+            guard !stopState.withLock({ $0.stopping }) else { return }
             let running = registry.all.map(\.spec)
             let ids = Set(running.map(\.id))
             let kept = inactive.withLock { $0 }.filter { !ids.contains($0.id) }
@@ -282,6 +287,8 @@ final class Service: Sendable {
             for await numbered in events {
                 guard let self, let source else { return }
                 switch numbered.event {
+                case .status(let status) where status.session != nil:
+                    _ = await source.refreshStanding()
                 case .segment:
                     self.metrics.segments.increment()
                 case .alert(let alert):

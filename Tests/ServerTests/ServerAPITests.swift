@@ -11,8 +11,7 @@ import Testing
 
 @Suite(.serialized, .holdingSerialLock) struct ServerAPITests {
     @Test func healthReadinessAndModels() async throws {
-        var configuration = ServerFixtures.configuration(state: try ServerFixtures.stateDirectory())
-        let server = try VigilServer(configuration: configuration)
+        let server = try VigilServer(configuration: ServerFixtures.configuration(state: try ServerFixtures.stateDirectory()))
         try server.start()
         // Listening before the model is there: live, not ready; routes that need the model say so.
         let early = try await Curl.run(server.base + "/health/ready")
@@ -29,7 +28,6 @@ import Testing
         let models = try await Curl.run(server.base + "/v1/models")
         let ids = (models.json?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
         #expect(ids == ["tiny-realtok", "stream:cam1"])
-        configuration.http.port = 0
     }
 
     @Test func sourcesAreAddedInspectedAndRemoved() async throws {
