@@ -295,9 +295,11 @@ final class JobManager: Sendable {
         } catch {
             let message = (error as? any UserFacingError)?.description ?? "\(error)"
             Log.warning("job \(id): \(message)")
+            // Clients see the input's path (theirs), not the server's state folder.
+            let shown = message.replacingOccurrences(of: store.root.path, with: "the server's state folder")
             _ = update(id) { e in
                 e.record.state = .failed
-                e.record.error = message
+                e.record.error = shown
                 e.record.finishedAt = nowText()
             }
         }

@@ -51,6 +51,7 @@ final class ManagedSource: Sendable {
     private let specBox: Mutex<SourceSpec>
     private let frameCache = Mutex<(time: Double, png: Data)?>(nil)
     private let standingCache = Mutex<[StandingQuestion]>([])
+    private let refreshing = Atomic<Bool>(false)
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(spec: SourceSpec, session: LiveSession, maxQueuedQuestions: Int) {
@@ -107,22 +108,49 @@ final class ManagedSource: Sendable {
         return (frame.time, png)
     }
 
-    /// The standing questions' state now (a hop to the compute thread, which may wait for the frame being encoded).
-    func refreshStanding() async -> [StandingQuestion] {
-        let standing = await session.standingQuestions()
-        standingCache.withLock { $0 = standing }
-        return standing
+    /// Reads the standing questions' state into the cache: a hop to the compute thread, which waits behind every
+    /// frame being encoded, so only the event watcher does it (at each status event), never a request.
+    func refreshStanding() async {
+        let read = await session.standingQuestions()
+        standingCache.withLock { cache in
+            // A read that started before an alert was seen must not undo it.
+            cache = read.map { q in
+                guard let seen = cache.first(where: { $0.id == q.id }), seen.fireCount > q.fireCount else { return q }
+                var merged = q
+                merged.fireCount = seen.fireCount
+                merged.firedAt = seen.firedAt
+                return merged
+            }
+        }
     }
 
-    /// The standing questions' state as last read (refreshed at each status event of the session).
+    /// Starts `refreshStanding` in the background unless one is under way (the event watcher never waits on it).
+    func requestStandingRefresh() {
+        guard !refreshing.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Task(priority: .low) { [weak self] in
+            await self?.refreshStanding()
+            self?.refreshing.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Notes an alert of standing question `id` at media time `at` in the cache (as the session itself has).
+    func noteAlert(_ id: String, at: Double) {
+        standingCache.withLock { cache in
+            guard let i = cache.firstIndex(where: { $0.id == id }) else { return }
+            cache[i].fireCount += 1
+            cache[i].firedAt = at
+        }
+    }
+
+    /// The standing questions' state as last read.
     var cachedStanding: [StandingQuestion] { standingCache.withLock { $0 } }
 
     /// The source as the API shows it: its settings (credentials hidden), its C2 status object, its queue, and
-    /// its alerts with their standing questions' state — read now when `fresh`, else as last read — (their secrets
-    /// only when `secrets`: the answer that makes them).
-    func json(secrets: Bool = false, fresh: Bool = true) async -> JSONValue {
+    /// its alerts with their standing questions' state as last read (their secrets only when `secrets`: the answer
+    /// that makes them). Never waits for the compute thread.
+    func json(secrets: Bool = false) -> JSONValue {
         let spec = self.spec
-        let standing = fresh ? await refreshStanding() : cachedStanding
+        let standing = cachedStanding
         var members: [(String, JSONValue)] = [
             ("id", .string(id)), ("url", .string(Self.redacted(spec.url))), ("pipeline", .string(spec.pipeline)),
             ("options", .object(spec.options.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),

@@ -63,6 +63,14 @@ struct PathPolicy: Sendable {
         return real
     }
 
+    /// Whether the absolute `path` lies in an allowed folder — as written and, when it exists, with links resolved.
+    /// (A file that has gone away is still "inside": a saved source whose recording was removed keeps its place.)
+    func allows(_ path: String) -> Bool {
+        let lexical = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard isInside(lexical) else { return false }
+        return Self.realPath(lexical).map(isInside) ?? true
+    }
+
     private func isInside(_ path: String) -> Bool {
         roots.contains { path.hasPrefix($0) }
     }

@@ -1,5 +1,6 @@
 // Alerts: standing questions of a source ("tell me when a person is at the door") that raise an `alert` event on
-// the source's SSE stream and, with a `callback_url`, a signed webhook (Webhooks.swift). Each alert gets its own
+// the source's SSE stream and, with a `callback_url`, a signed webhook (Webhooks.swift). Their state (checks,
+// alerts raised) is the session's as last read by the event watcher: requests never wait for the compute thread. Each alert gets its own
 // secret, returned once, by the request that creates it. With a cooldown the question re-arms: one alert per event
 // (the condition must be seen false again, then true at least `cooldown_s` media seconds after the last alert).
 
@@ -42,7 +43,7 @@ extension Service {
         }
         router.get("/v1/sources/{id}/alerts") { [self] request in
             let source = try requireSource(request.pathParameters["id"] ?? "")
-            let standing = await source.refreshStanding()
+            let standing = source.cachedStanding
             let data = source.spec.alerts.map { ManagedSource.alertJSON($0, source: source.id, standing: standing) }
             return .json(.object([("object", .string("list")), ("data", .array(data))]))
         }
@@ -52,8 +53,7 @@ extension Service {
             guard let alert = source.spec.alerts.first(where: { $0.id == id }) else {
                 throw APIError.unknownAlert(id, source: source.id)
             }
-            let standing = await source.refreshStanding()
-            return .json(ManagedSource.alertJSON(alert, source: source.id, standing: standing))
+            return .json(ManagedSource.alertJSON(alert, source: source.id, standing: source.cachedStanding))
         }
         router.delete("/v1/sources/{id}/alerts/{alert}") { [self] request in
             let source = try requireSource(request.pathParameters["id"] ?? "")

@@ -35,17 +35,14 @@ extension Service {
             var spec = try sourceSpec(body)
             spec.alerts = try (body.alerts ?? []).map { a throws(HTTPError) in try alertSpec(a) }
             let source = try startSource(spec, model: model)
-            return .json(await source.json(secrets: true), status: 201)
+            return .json(source.json(secrets: true), status: 201)
         }
         router.get("/v1/sources") { [self] _ in
             _ = try requireModel()
-            var data: [JSONValue] = []
-            // Standing-question state as last read: a list must not wait on every session's compute.
-            for source in registry.all { data.append(await source.json(fresh: false)) }
-            return .json(.object([("object", .string("list")), ("data", .array(data))]))
+            return .json(.object([("object", .string("list")), ("data", .array(registry.all.map { $0.json() }))]))
         }
         router.get("/v1/sources/{id}") { [self] request in
-            .json(try await requireSource(request.pathParameters["id"] ?? "").json())
+            .json(try requireSource(request.pathParameters["id"] ?? "").json())
         }
         router.delete("/v1/sources/{id}") { [self] request in
             let id = request.pathParameters["id"] ?? ""

@@ -231,6 +231,10 @@ final class Service: Sendable {
         guard registry.count < configuration.maxSources else {
             throw APIError.conflict("this server runs at most \(configuration.maxSources) sources; remove one first")
         }
+        if !spec.trusted, spec.url.hasPrefix("/"), !paths.allows(spec.url) {
+            // A file source kept from an earlier run must still lie in an allowed folder.
+            throw APIError.pathNotAllowed("source '\(spec.id)': its file is outside the folders this server allows")
+        }
         let settings = try sessionConfiguration(for: spec, model: model)
         if let folder = settings.stateDirectory {
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -288,11 +292,12 @@ final class Service: Sendable {
                 guard let self, let source else { return }
                 switch numbered.event {
                 case .status(let status) where status.session != nil:
-                    _ = await source.refreshStanding()
+                    source.requestStandingRefresh()
                 case .segment:
                     self.metrics.segments.increment()
                 case .alert(let alert):
                     self.metrics.alerts.increment(labels: ["source": source.id])
+                    source.noteAlert(alert.id, at: alert.at)
                     guard let spec = source.spec.alerts.first(where: { $0.id == alert.id }) else { continue }
                     let due = self.lastAlert.withLock { last -> Bool in
                         if let previous = last[spec.id], alert.at < previous + spec.cooldown - 1e-9 { return false }
