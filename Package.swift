@@ -13,11 +13,13 @@
 //   CEdit ──► VigilCLI (the input line of vigil watch)
 //   CCrypto ──► VigilCrypto (used by ModelHub, HTTPServer, OpenAIWire)
 //   CMicroHTTPD, VigilCrypto, VigilCore ──► HTTPServer;  VigilCore, VigilCrypto ──► OpenAIWire
+//   Streaming, Memory, HTTPServer, OpenAIWire, VigilCrypto ──► Server ──► VigilCLI (vigil serve)
 //
 //   Streaming: the live engine (sessions, block KV cache, STC-Pruner, retrieval store, compute scheduler)
 //   Memory: caption files, caption journal, BM25 text index, prompt budget; the feature memory (bank, synopsis,
 //           detail frames, global-key search exact then HNSW, snapshots) over CFeatureKernels and CHNSW
 //   SessionStore: a named session's captions, summaries, synopsis state and standing questions in SQLite
+//   Server: `vigil serve` (sources, questions, SSE, captioning jobs, alerts and webhooks, metrics, the web page)
 //
 import PackageDescription
 
@@ -72,9 +74,16 @@ let package = Package(
             name: "Streaming",
             dependencies: ["MediaIngest", "SmolVLM", "Memory", "SessionStore", "Kernels", "Tokenization", "VigilCore"]),
         .target(
+            name: "Server",
+            dependencies: [
+                "Streaming", "Memory", "SessionStore", "MediaIngest", "SmolVLM", "HTTPServer", "OpenAIWire",
+                "VigilCrypto", "VigilCore",
+            ]),
+        .target(
             name: "VigilCLI",
             dependencies: [
-                "CEdit", "Streaming", "Memory", "SessionStore", "MediaIngest", "SmolVLM", "Kernels", "ModelHub", "Tokenization", "VigilCore",
+                "CEdit", "Server", "Streaming", "Memory", "SessionStore", "MediaIngest", "SmolVLM", "Kernels",
+                "ModelHub", "Tokenization", "VigilCore",
             ]),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
@@ -121,6 +130,9 @@ let package = Package(
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Memory", "SessionStore", "TestSupport"]),
         .testTarget(
             name: "MemoryTests", dependencies: ["Memory", "SessionStore", "TestSupport", "JournalProbe", "SessionProbe"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Streaming", "SmolVLM", "HTTPServer", "VigilCrypto", "TestSupport", "vigil"]),
         .testTarget(name: "VigilCLITests", dependencies: ["VigilCLI", "TestSupport", "vigil"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
     ]

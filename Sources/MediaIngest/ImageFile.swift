@@ -54,6 +54,11 @@ public enum ImageFile {
         try AtomicFile.write(bytes, to: path)
     }
 
+    /// `image` as the bytes of a PNG file (FFmpeg's png encoder), e.g. for an HTTP response.
+    public static func pngData(_ image: RGBImage) throws(MediaError) -> [UInt8] {
+        try encodePNG(image, path: "PNG in memory")
+    }
+
     /// `image` encoded as PNG by FFmpeg's png encoder.
     static func encodePNG(_ image: RGBImage, path: String) throws(MediaError) -> [UInt8] {
         FFmpeg.prepare()

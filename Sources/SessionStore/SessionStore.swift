@@ -293,7 +293,7 @@ public final class SessionStore: @unchecked Sendable {
     @discardableResult
     public func append(contentsOf entries: [TextMemoryEntry]) throws(SessionStoreError) -> Int64 {
         guard !entries.isEmpty else { return 0 }
-        try transaction("appending captions") { (db) throws(SessionStoreError) -> Int64 in
+        return try transaction("appending captions") { (db) throws(SessionStoreError) -> Int64 in
             var newest = -Double.infinity
             for entry in entries {
                 let timings = JSONValue.object(

@@ -45,6 +45,8 @@ public actor LiveSession {
     nonisolated let statusBox = Mutex(SessionStatus())
     nonisolated let ingest: FrameStream
     nonisolated let isLive: Bool
+    /// The newest sampled frame (set by the pump, read by `latestFrame`).
+    nonisolated let latestFrameBox = Mutex<(time: Double, image: RGBImage)?>(nil)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { scheduler.asUnownedSerialExecutor() }
 
@@ -201,6 +203,7 @@ public actor LiveSession {
                         for try await frame in stream {
                             let prepared = PreparedFrame(frame: frame, pixels: processor.processVideoFrame(frame.image).pixels)
                             guard let self else { return }
+                            self.latestFrameBox.withLock { $0 = (frame.time.seconds, frame.image) }
                             await self.deliver(prepared)
                         }
                         await self?.ingestFinished(error: nil)
@@ -432,6 +435,11 @@ public actor LiveSession {
 
     /// The latest status (cheap; safe from any thread).
     public nonisolated var status: SessionStatus { statusBox.withLock { $0 } }
+
+    /// The newest sampled frame — upright RGB as the ingest delivered it (at most twice the tile side), before the
+    /// model's resize — and its media time; nil before the first frame. Cheap; safe from any thread (the server's
+    /// web page shows it).
+    public nonisolated var latestFrame: (time: Double, image: RGBImage)? { latestFrameBox.withLock { $0 } }
 
     /// Refreshes the status snapshot from the model state.
     func updateStatus() {

@@ -41,6 +41,7 @@ public enum VigilMain {
         .command(CaptionCommand.self),
         .command(AskCommand.self),
         .group(SessionsCommand.self),
+        .command(ServeCommand.self),
         .group(ModelsCommand.self),
         .command(BenchCommand.self),
     ]

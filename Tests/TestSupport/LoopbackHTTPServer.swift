@@ -91,15 +91,15 @@ public final class LoopbackHTTPServer: Sendable {
         var requests: [Request] = []
     }
 
-    /// Starts listening on a free port of 127.0.0.1 and serving with `handler`.
-    public init(handler: @escaping Handler) throws {
+    /// Starts listening on 127.0.0.1:`port` (0: a free port) and serving with `handler`.
+    public init(port: UInt16 = 0, handler: @escaping Handler) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -258,6 +258,7 @@ public final class LoopbackHTTPServer: Sendable {
         case 404: return "Not Found"
         case 416: return "Range Not Satisfiable"
         case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
         default: return "Status"
         }
     }
