@@ -115,8 +115,8 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "SmolVLM", "Tokenization", "ModelHub", "Streaming", "Memory", "HTTPServer", "OpenAIWire", "MediaIngest",
-                "VigilCore",
+                "SmolVLM", "Tokenization", "ModelHub", "Streaming", "Memory", "SessionStore", "HTTPServer", "OpenAIWire",
+                "MediaIngest", "VigilCore",
             ],
             path: "Tests/Fuzz/FuzzTargets"),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "TestSupport"]),
@@ -145,7 +145,7 @@ let package = Package(
 /// `--sanitize=fuzzer,address`; a normal build never sees them (libFuzzer provides their `main`).
 let fuzzEntryPoints = [
     "SafeTensors", "GGUF", "ModelConfig", "TokenizerJSON", "TokenizerEncode", "ChatTemplate", "HubCache", "Pipeline",
-    "CaptionJournal", "SynopsisState", "FeatureBank", "HTTPRequest", "Media",
+    "CaptionJournal", "SynopsisState", "FeatureBank", "SessionStore", "HTTPRequest", "Media",
 ]
 if Context.environment["VIGIL_FUZZ"] != nil {
     for name in fuzzEntryPoints {

@@ -31,6 +31,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case synopsisState = "synopsis-state"
     /// Feature bank segment files and thinning log reopened, read and appended to.
     case featureBank = "feature-bank"
+    /// A persistent session's database (`session.sqlite`) listed, opened and restored from.
+    case sessionStore = "session-store"
     /// HTTP requests (method, path, query, headers, JSON body) answered in-process by an `HTTPServer`.
     case httpRequest = "http-request"
     /// A media file probed and a few frames decoded (FFmpeg, with Vigil's limits).
@@ -50,6 +52,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .captionJournal: CaptionJournalHarness.run(input)
         case .synopsisState: SynopsisStateHarness.run(input)
         case .featureBank: FeatureBankHarness.run(input)
+        case .sessionStore: SessionStoreHarness.run(input)
         case .httpRequest: HTTPRequestHarness.run(input)
         case .media: MediaHarness.run(input)
         }
