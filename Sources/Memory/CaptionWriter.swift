@@ -104,7 +104,7 @@ public enum CaptionWriter {
                 "Summary (" + clockStamp(summary.start) + "–" + clockStamp(summary.end) + ")\n"
                 + CaptionCues.singleLine(summary.text) + "\n"
         }
-        let captions = CaptionCues.make(entries, minimumDuration: 0, mergeGap: options.mergeGap)
+        let captions = CaptionCues.make(entries, minimumDuration: options.minimumCueDuration, mergeGap: options.mergeGap)
         if !out.isEmpty && !captions.isEmpty { out += "\n" }
         for cue in captions { out += "[" + clockStamp(Double(cue.start) / 1000) + "] " + cue.text + "\n" }
         return out
