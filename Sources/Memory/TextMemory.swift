@@ -85,9 +85,12 @@ public final class TextMemory: @unchecked Sendable {
         return time >= end - 1e-9 ? (captionedUntil, end) : nil
     }
 
-    /// The last clip of a source that ended at `duration`: a shorter final clip (nil if nothing is left).
+    /// The last clip of a source that ended at `duration`: a shorter final clip (nil if nothing is left). Less
+    /// than half a second after the last clip is not worth a caption of its own — unless nothing was captioned
+    /// yet: a recording shorter than half a second still gets its one caption.
     public func finalClip(duration: Double) -> (start: Double, end: Double)? {
-        duration > captionedUntil + 0.5 ? (captionedUntil, duration) : nil
+        let nothingYet = captionedUntil == 0 && !entries.contains { $0.level == .clip }
+        return duration > captionedUntil + 0.5 || (nothingYet && duration > 0) ? (captionedUntil, duration) : nil
     }
 
     /// The next segment to summarise, when its clips are all in (or, with `final`, whatever clips are left).

@@ -188,7 +188,8 @@ public actor CaptionJob {
             report.duration = until
         } else if !report.stoppedEarly {
             // The end: the last (shorter) clip, then whatever segment is left, and the final summary.
-            let end = max(duration ?? 0, lastTime)
+            // Without a duration in the container, the last decoded picture's time (not the last sampled one).
+            let end = max(duration ?? 0, lastTime, stream.counters.mediaTime ?? 0)
             if let last = memory.finalClip(duration: end), !clipFrames.isEmpty {
                 try await caption(clipFrames, span: last, onEntry: onEntry, report: &report)
             }

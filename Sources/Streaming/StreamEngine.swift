@@ -272,8 +272,11 @@ public final class StreamEngine {
         }
         var retrieved: [Double] = []
         if retrieval && configuration.retrievalBlocks > 0 && !cache.store.blocks.isEmpty {
+            // The probe is the question alone (as ReKV's): its queries choose the frames. The memory put before it
+            // would only make the probe as long as the answer's own prefill (twice the time to first token).
+            let probeIDs = context.text.isEmpty && visual.isEmpty ? ids : prompt.questionIDs(text)
             cache.openBlock(.view, time: askedAt)
-            generator.prefill(embed(ids, images: images), queryMeans: queryMeans.floats)
+            generator.prefill(embed(probeIDs, images: nil), queryMeans: queryMeans.floats)
             cache.discardOpenBlock()
             let picks = cache.store.bestMatches(
                 queryMeans: queryMeans.floats, heads: model.model.decoder.config.numAttentionHeads,
