@@ -29,6 +29,9 @@ struct CaptionCommand: VigilCommand {
             .positional("inputs", help: "Video files, folders of videos, or glob patterns.", repeatable: true),
             .option("--format", short: "-f", value: "LIST", help: "srt,vtt,jsonl,txt or all.", default: "all"),
             .option("--output-dir", short: "-o", value: "DIR", help: "Where the outputs go.", default: "beside each input"),
+            .flag(
+                "--recursive", short: "-r",
+                help: "Also caption the videos in subfolders of folder inputs (with -o, outputs mirror the subfolders)."),
             .flag("--skip-existing", help: "Skip inputs whose outputs are complete (the default; kept for scripts)."),
             .flag("--force", help: "Caption inputs again even when their outputs are complete."),
             .option("--jobs", value: "N", help: "Inputs captioned at once (they share the compute threads).", default: "1"),
@@ -54,6 +57,7 @@ struct CaptionCommand: VigilCommand {
     var inputs: [String]
     var formats: [CaptionFormat]
     var outputDirectory: String?
+    var recursive: Bool
     var force: Bool
     var jobs: Int
     var settings: CaptionSettings
@@ -74,6 +78,7 @@ struct CaptionCommand: VigilCommand {
             throw ValidationError("--format: \(error.description)")
         }
         outputDirectory = a.value("--output-dir")
+        recursive = a.flag("--recursive")
         force = a.flag("--force")
         if force && a.flag("--skip-existing") { throw ValidationError("give either '--force' or '--skip-existing'") }
         jobs = try a.int("--jobs", default: 1, in: 1...64)
@@ -121,7 +126,14 @@ struct CaptionCommand: VigilCommand {
                 throw SessionArgumentError("-o \(dir): cannot create the folder (\(error.localizedDescription))")
             }
         }
-        let files = try Self.expand(inputs)
+        let expanded = Self.expand(inputs, recursive: recursive)
+        let files = expanded.map(\.path)
+        let subfolders = Dictionary(expanded.map { ($0.path, $0.subfolder) }, uniquingKeysWith: { a, _ in a })
+        func directory(for file: String) -> String? {
+            guard let dir = outputDirectory else { return nil }
+            let sub = subfolders[file] ?? ""
+            return sub.isEmpty ? dir : (dir as NSString).appendingPathComponent(sub)
+        }
         guard !files.isEmpty else { throw SessionArgumentError("no video files in \(inputs.joined(separator: " "))") }
         let scheduler = ComputeScheduler.shared(threads: threads)
         // The journal fingerprint names the model as given (the loaded model's name), so finished inputs are known
@@ -135,7 +147,7 @@ struct CaptionCommand: VigilCommand {
         var pending: [String] = []
         for file in files {
             if !force, CaptionFileRunner.isComplete(
-                file, directory: outputDirectory, formats: formats, identitySettings: identitySettings)
+                file, directory: directory(for: file), formats: formats, identitySettings: identitySettings)
             {
                 display.line("\((file as NSString).lastPathComponent): up to date")
                 shared.outcomes.withLock { $0.append((file, .upToDate)) }
@@ -149,7 +161,8 @@ struct CaptionCommand: VigilCommand {
         Interruption.onInterrupt { shared.stop.store(true, ordering: .relaxed) }
         if let vlm {
             let runner = CaptionFileRunner(
-                model: vlm, settings: settings, formats: formats, outputDirectory: outputDirectory, force: force,
+                model: vlm, settings: settings, formats: formats, outputDirectory: outputDirectory,
+                subfolders: subfolders, force: force,
                 runDetails: timings, identitySettings: identitySettings, scheduler: scheduler, display: display)
             let work = pending
             await withTaskGroup(of: Void.self) { group in
@@ -187,32 +200,47 @@ struct CaptionCommand: VigilCommand {
         "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mpg", "mpeg", "flv", "wmv", "3gp", "ogv", "y4m",
     ]
 
-    /// Files, folders (their video files, sorted) and glob patterns the shell did not expand.
-    static func expand(_ inputs: [String]) throws -> [String] {
-        var out: [String] = []
+    /// Files, folders (their video files, sorted; with `recursive`, those of their subfolders too, hidden ones
+    /// left out) and glob patterns the shell did not expand; each with the subfolder it was found in below its
+    /// folder input ("" otherwise), which `-o` mirrors.
+    static func expand(_ inputs: [String], recursive: Bool = false) -> [(path: String, subfolder: String)] {
+        var out: [(path: String, subfolder: String)] = []
         let fm = FileManager.default
+        func isVideo(_ name: String) -> Bool { videoExtensions.contains((name as NSString).pathExtension.lowercased()) }
         for input in inputs {
             var isDirectory: ObjCBool = false
             if fm.fileExists(atPath: input, isDirectory: &isDirectory) {
                 if isDirectory.boolValue {
-                    let names = (try? fm.contentsOfDirectory(atPath: input)) ?? []
-                    out += names.filter { videoExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
-                        .sorted().map { (input as NSString).appendingPathComponent($0) }
+                    var relatives: [String]
+                    if recursive {
+                        relatives = (fm.enumerator(atPath: input)?.allObjects as? [String] ?? []).filter { relative in
+                            !relative.split(separator: "/").contains { $0.hasPrefix(".") }
+                        }
+                    } else {
+                        relatives = (try? fm.contentsOfDirectory(atPath: input)) ?? []
+                    }
+                    relatives = relatives.filter(isVideo).sorted()
+                    for relative in relatives {
+                        let path = (input as NSString).appendingPathComponent(relative)
+                        var isFolder: ObjCBool = false
+                        guard fm.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { continue }
+                        out.append((path, (relative as NSString).deletingLastPathComponent))
+                    }
                 } else {
-                    out.append(input)
+                    out.append((input, ""))
                 }
             } else if input.contains("*") || input.contains("?") || input.contains("[") {
                 var g = glob_t()
                 defer { globfree(&g) }
                 if glob(input, 0, nil, &g) == 0 {
-                    for i in 0..<Int(g.gl_pathc) { if let p = g.gl_pathv[i] { out.append(String(cString: p)) } }
+                    for i in 0..<Int(g.gl_pathc) { if let p = g.gl_pathv[i] { out.append((String(cString: p), "")) } }
                 }
             } else {
-                out.append(input)  // reported as missing when its turn comes
+                out.append((input, ""))  // reported as missing when its turn comes
             }
         }
         var seen = Set<String>()
-        return out.filter { seen.insert($0).inserted }
+        return out.filter { seen.insert($0.path).inserted }
     }
 }
 
@@ -237,6 +265,8 @@ struct CaptionFileRunner: Sendable {
     let settings: CaptionSettings
     let formats: [CaptionFormat]
     let outputDirectory: String?
+    /// Each input's subfolder below its folder input (`--recursive`), mirrored under `outputDirectory`.
+    let subfolders: [String: String]
     let force: Bool
     let runDetails: Bool
     let identitySettings: String
@@ -250,7 +280,16 @@ struct CaptionFileRunner: Sendable {
                 throw SessionArgumentError("\(file): no such file")
             }
             _ = try probe(file)  // not a video: a clear error before any work
-            let outputs = CaptionOutputs(input: file, directory: outputDirectory, formats: formats)
+            var directory = outputDirectory
+            if let dir = outputDirectory, let sub = subfolders[file], !sub.isEmpty {
+                directory = (dir as NSString).appendingPathComponent(sub)
+                do {
+                    try FileManager.default.createDirectory(atPath: directory!, withIntermediateDirectories: true)
+                } catch {
+                    throw SessionArgumentError("-o \(directory!): cannot create the folder (\(error.localizedDescription))")
+                }
+            }
+            let outputs = CaptionOutputs(input: file, directory: directory, formats: formats)
             let identity = try JournalIdentity.of(inputAt: file, settings: identitySettings)
             var state = try Self.state(of: outputs, identity: identity)
             if force, case .complete = state { state = .start }

@@ -76,6 +76,24 @@ import VigilCore
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("broken.vtt").path))
     }
 
+    @Test func recursiveFoldersMirrorTheirSubfoldersUnderTheOutputFolder() throws {
+        let inputs = try Self.folder("recursive-inputs")
+        let out = try Self.folder("recursive-out")
+        try FileManager.default.createDirectory(
+            at: inputs.appendingPathComponent("day1/.hidden"), withIntermediateDirectories: true)
+        try Self.clip(seconds: 12, at: inputs.appendingPathComponent("top.mkv").path)
+        try Self.clip(seconds: 12, at: inputs.appendingPathComponent("day1/cam.mkv").path)
+        try Self.clip(seconds: 12, at: inputs.appendingPathComponent("day1/.hidden/skip.mkv").path)
+        let arguments = ["caption", inputs.path, "-f", "srt", "-o", out.path, "--model", Self.tinyModel] + Self.fastSettings
+        let flat = try VigilBinary.run(arguments)
+        #expect(flat.status == 0, "\(flat.stderr)")
+        #expect(try Self.outputs(in: out).keys.filter { $0.hasSuffix(".srt") } == ["top.srt"], "no subfolders without -r")
+        let deep = try VigilBinary.run(arguments + ["-r"])
+        #expect(deep.status == 0, "\(deep.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("day1/cam.srt").path))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("day1/.hidden/skip.srt").path))
+    }
+
     @Test func aRerunOverFinishedOutputsDoesNoModelWork() throws {
         let inputs = try Self.folder("rerun-inputs")
         let out = try Self.folder("rerun-out")
