@@ -59,8 +59,12 @@ enum HTTPRequestHarness {
         return HTTPServer(configuration: configuration, router: router)
     }()
 
-    /// Builds the server (and the files it serves).
-    static func prepare() { _ = server.configuration }
+    /// Builds the server (and the files it serves) and answers a request twice, so the concurrency runtime's threads and whatever they open lazily exist before
+    /// the first input (the descriptor check of `FuzzTarget.fuzz` would take them for a leak).
+    static func prepare() {
+        _ = server.configuration
+        for _ in 0..<2 { run(Array("GET /health HTTP/1.1\r\n\r\n".utf8)) }
+    }
 
     /// The request being answered, handed to the answering task without capturing it: everything the input
     /// allocated must be freed before `run` returns, or libFuzzer's leak check (right after an input that mallocs more
