@@ -20,14 +20,10 @@ import VigilCore
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent("clip_\(seconds)s.mkv").path
         if FileManager.default.fileExists(atPath: path) { return path }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [
-            "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0x305070:s=48x48:r=5:d=\(seconds)",
+        try MediaFixtures.ffmpeg([
+            "-f", "lavfi", "-i", "color=c=0x305070:s=48x48:r=5:d=\(seconds)",
             "-vf", "drawbox=x='mod(t*4,40)':y=20:w=8:h=8:color=orange:t=fill", "-c:v", "ffv1", path + ".part.mkv",
-        ]
-        try p.run()
-        p.waitUntilExit()
+        ])
         try FileManager.default.moveItem(atPath: path + ".part.mkv", toPath: path)
         return path
     }
