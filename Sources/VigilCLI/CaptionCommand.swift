@@ -130,9 +130,7 @@ struct CaptionCommand: VigilCommand {
         let files = expanded.map(\.path)
         let subfolders = Dictionary(expanded.map { ($0.path, $0.subfolder) }, uniquingKeysWith: { a, _ in a })
         func directory(for file: String) -> String? {
-            guard let dir = outputDirectory else { return nil }
-            let sub = subfolders[file] ?? ""
-            return sub.isEmpty ? dir : (dir as NSString).appendingPathComponent(sub)
+            CaptionFileRunner.outputDirectory(outputDirectory, subfolder: subfolders[file])
         }
         guard !files.isEmpty else { throw SessionArgumentError("no video files in \(inputs.joined(separator: " "))") }
         let scheduler = ComputeScheduler.shared(threads: threads)
@@ -273,6 +271,12 @@ struct CaptionFileRunner: Sendable {
     let scheduler: ComputeScheduler
     let display: CaptionProgressDisplay
 
+    /// Where an input's outputs go: `base` (nil: beside the input), or its `subfolder` below `base`.
+    static func outputDirectory(_ base: String?, subfolder: String?) -> String? {
+        guard let base, let subfolder, !subfolder.isEmpty else { return base }
+        return (base as NSString).appendingPathComponent(subfolder)
+    }
+
     func caption(_ file: String, shouldStop: @escaping @Sendable () -> Bool) async -> CaptionFileOutcome {
         let name = (file as NSString).lastPathComponent
         do {
@@ -280,13 +284,12 @@ struct CaptionFileRunner: Sendable {
                 throw SessionArgumentError("\(file): no such file")
             }
             _ = try probe(file)  // not a video: a clear error before any work
-            var directory = outputDirectory
-            if let dir = outputDirectory, let sub = subfolders[file], !sub.isEmpty {
-                directory = (dir as NSString).appendingPathComponent(sub)
+            let directory = Self.outputDirectory(outputDirectory, subfolder: subfolders[file])
+            if let directory, directory != outputDirectory {
                 do {
-                    try FileManager.default.createDirectory(atPath: directory!, withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 } catch {
-                    throw SessionArgumentError("-o \(directory!): cannot create the folder (\(error.localizedDescription))")
+                    throw SessionArgumentError("-o \(directory): cannot create the folder (\(error.localizedDescription))")
                 }
             }
             let outputs = CaptionOutputs(input: file, directory: directory, formats: formats)
